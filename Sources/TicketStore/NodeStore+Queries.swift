@@ -1,0 +1,139 @@
+import Foundation
+import GRDB
+import Replication
+import TicketModel
+
+/// Which tickets `list` shows.
+public struct TicketFilter: Sendable, Equatable {
+    public var stage: Stage?
+    /// Only tickets not closed or rejected.
+    public var openOnly = false
+    public var severity: Severity?
+    public var category: Category?
+    public var channel: Channel?
+    public var assignee: String?
+    public var origin: NodeID?
+    public var phone: String?
+    public var limit = 100
+
+    public init() {}
+}
+
+/// Counts for `status`.
+public struct NodeOverview: Sendable, Encodable, Equatable {
+    public let nodeID: String
+    public let role: String
+    public let branchCode: String
+    public let vector: [String: UInt64]
+    public let tickets: Int
+    public let openTickets: Int
+    public let conflicts: Int
+    public let ops: Int
+}
+
+extension NodeStore {
+    /// One ticket with its entries, history and conflicts.
+    public func ticket(_ reference: String) async throws -> TicketView {
+        try await read { db in
+            let id = try Self.resolve(reference, db)
+            let document = try Self.document(id, db)
+            let entries = try Row.fetchAll(
+                db, sql: "SELECT origin, seq, position, hlc, actor, body FROM entry WHERE ticket = ? ORDER BY hlc, origin, seq, position",
+                arguments: [id.description]
+            ).map { row in
+                EntryRecord(
+                    op: OpID(origin: try NodeID(row["origin"]), seq: UInt64(row["seq"] as Int64)), index: row["position"],
+                    hlc: HLCTimestamp(rawValue: UInt64(bitPattern: row["hlc"])), actor: row["actor"],
+                    entry: try Coding.decode(Entry.self, from: row["body"]))
+            }
+            let history = try Row.fetchAll(
+                db, sql: "SELECT * FROM op WHERE ticket = ? ORDER BY hlc, origin, seq", arguments: [id.description]
+            ).map(Self.op(from:))
+            return TicketView(document: document, entries: entries, history: history)
+        }
+    }
+
+    /// Tickets matching `filter`, most recently received first.
+    public func tickets(_ filter: TicketFilter) async throws -> [TicketSummary] {
+        var conditions = ["opened"]
+        var arguments = StatementArguments()
+        func add(_ condition: String, _ value: (any DatabaseValueConvertible)?) {
+            guard let value else { return }
+            conditions.append(condition)
+            arguments += [value]
+        }
+        add("stage = ?", filter.stage?.rawValue)
+        add("severity = ?", filter.severity?.rawValue)
+        add("category = ?", filter.category?.rawValue)
+        add("channel = ?", filter.channel?.rawValue)
+        add("assignee = ?", filter.assignee)
+        add("origin = ?", filter.origin?.rawValue)
+        add("phone = ?", filter.phone)
+        if filter.openOnly { conditions.append("stage NOT IN ('closed', 'rejected')") }
+        let sql = "SELECT * FROM ticket WHERE \(conditions.joined(separator: " AND ")) ORDER BY receivedAt DESC, id LIMIT ?"
+        arguments += [filter.limit]
+        let statementArguments = arguments
+        return try await read { db in try Row.fetchAll(db, sql: sql, arguments: statementArguments).map(Self.summary) }
+    }
+
+    /// Tickets whose text contains `text` (any language: the index is trigram-based, so a
+    /// substring like `死机` finds `频繁死机`).
+    public func search(_ text: String, limit: Int = 100) async throws -> [TicketSummary] {
+        let needle = text.trimmingWhitespace()
+        guard !needle.isEmpty else { throw DomainError("give the text to search for, e.g. 'branchdesk ticket search 死机'") }
+        // The trigram index serves LIKE patterns of 3+ characters but matches nothing for shorter
+        // ones, so those (and needles holding LIKE's own wildcards) are a scan with instr().
+        let indexed = needle.count >= 3 && !needle.contains(where: { $0 == "%" || $0 == "_" })
+        let match = indexed ? "text LIKE '%' || ? || '%'" : "instr(lower(text), lower(?)) > 0"
+        return try await read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM ticket WHERE opened AND id IN (SELECT ticket FROM ticketSearch WHERE \(match))
+                    ORDER BY receivedAt DESC, id LIMIT ?
+                    """,
+                arguments: [needle, limit]
+            ).map(Self.summary)
+        }
+    }
+
+    /// Every open conflict, by ticket number and field.
+    public func conflicts() async throws -> [ConflictView] {
+        try await read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT c.ticket, t.number, t.document FROM conflict c JOIN ticket t ON t.id = c.ticket GROUP BY c.ticket ORDER BY t.number"
+            ).flatMap { row in
+                try Coding.decode(TicketDocument.self, from: row["document"]).conflicts.map {
+                    ConflictView($0, number: row["number"] ?? "")
+                }
+            }
+        }
+    }
+
+    /// Counts for the status command.
+    public func overview() async throws -> NodeOverview {
+        let identity = identity
+        return try await read { db in
+            let vector = try Self.vector(db)
+            return NodeOverview(
+                nodeID: identity.nodeID.rawValue, role: identity.role.rawValue, branchCode: identity.branchCode.rawValue,
+                vector: Dictionary(uniqueKeysWithValues: vector.seqs.map { ($0.key.rawValue, $0.value) }),
+                tickets: try Int.fetchOne(db, sql: "SELECT count(*) FROM ticket WHERE opened") ?? 0,
+                openTickets: try Int.fetchOne(
+                    db, sql: "SELECT count(*) FROM ticket WHERE opened AND stage NOT IN ('closed', 'rejected')") ?? 0,
+                conflicts: try Int.fetchOne(db, sql: "SELECT count(*) FROM conflict") ?? 0,
+                ops: Int(vector.total))
+        }
+    }
+
+    private static func summary(_ row: Row) -> TicketSummary {
+        TicketSummary(
+            id: row["id"], number: row["number"] ?? "", origin: row["origin"], title: row["title"], status: row["stage"],
+            round: row["round"], severity: row["severity"], category: row["category"], channel: row["channel"] ?? "",
+            customer: row["customer"], phone: row["phone"], assignee: row["assignee"],
+            escalation: EscalationLevel(rawValue: row["escalation"])?.name ?? "none",
+            receivedAt: Date(millis: row["receivedAt"] ?? 0),
+            updatedAt: Date(hlc: HLCTimestamp(rawValue: UInt64(bitPattern: row["updatedHLC"]))))
+    }
+}

@@ -1,0 +1,96 @@
+import GRDB
+
+/// The versioned schema. Shipped migrations are never edited: a change is a new migration.
+enum Schema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            // The node's identity and the durable part of its clocks and counters (one row).
+            try db.execute(
+                sql: """
+                    CREATE TABLE node (
+                        singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+                        nodeID TEXT NOT NULL,
+                        role TEXT NOT NULL,
+                        branchCode TEXT NOT NULL,
+                        timeZone TEXT NOT NULL,
+                        createdAt INTEGER NOT NULL,
+                        hlc INTEGER NOT NULL,
+                        lastSeq INTEGER NOT NULL,
+                        ticketCounter INTEGER NOT NULL,
+                        maxSkewMillis INTEGER NOT NULL
+                    );
+                    -- The source of truth: every op ever applied here, local or remote.
+                    CREATE TABLE op (
+                        origin TEXT NOT NULL,
+                        seq INTEGER NOT NULL,
+                        hlc INTEGER NOT NULL,
+                        ticket TEXT NOT NULL,
+                        actor TEXT NOT NULL,
+                        action TEXT NOT NULL,
+                        changes BLOB NOT NULL,
+                        PRIMARY KEY (origin, seq)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX op_ticket ON op (ticket, hlc);
+                    -- Per origin, the highest seq applied contiguously.
+                    CREATE TABLE versionVector (
+                        origin TEXT PRIMARY KEY,
+                        seq INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    -- Materialised tickets: query columns plus the merge document they derive from.
+                    CREATE TABLE ticket (
+                        rowID INTEGER PRIMARY KEY,
+                        id TEXT NOT NULL UNIQUE,
+                        origin TEXT NOT NULL,
+                        opened INTEGER NOT NULL,
+                        number TEXT,
+                        title TEXT NOT NULL,
+                        customer TEXT NOT NULL,
+                        phone TEXT NOT NULL,
+                        channel TEXT,
+                        category TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        severity INTEGER NOT NULL,
+                        department TEXT NOT NULL,
+                        assignee TEXT NOT NULL,
+                        round INTEGER NOT NULL,
+                        stage TEXT NOT NULL,
+                        escalation INTEGER NOT NULL,
+                        receivedAt INTEGER,
+                        updatedHLC INTEGER NOT NULL,
+                        document BLOB NOT NULL
+                    );
+                    CREATE INDEX ticket_number ON ticket (number);
+                    CREATE INDEX ticket_received ON ticket (receivedAt);
+                    CREATE INDEX ticket_phone ON ticket (phone);
+                    -- Append-only notes, contacts, replies, follow-ups, keyed by op id and position.
+                    CREATE TABLE entry (
+                        rowID INTEGER PRIMARY KEY,
+                        origin TEXT NOT NULL,
+                        seq INTEGER NOT NULL,
+                        position INTEGER NOT NULL,
+                        ticket TEXT NOT NULL,
+                        hlc INTEGER NOT NULL,
+                        actor TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        text TEXT NOT NULL,
+                        body BLOB NOT NULL,
+                        UNIQUE (origin, seq, position)
+                    );
+                    CREATE INDEX entry_ticket ON entry (ticket, hlc);
+                    -- Fields whose frontier holds concurrent writes; derived from the documents.
+                    CREATE TABLE conflict (
+                        ticket TEXT NOT NULL,
+                        field TEXT NOT NULL,
+                        winner BLOB NOT NULL,
+                        overridden BLOB NOT NULL,
+                        PRIMARY KEY (ticket, field)
+                    ) WITHOUT ROWID;
+                    -- Substring search in any language: a ticket's text at rowid = ticket.rowID,
+                    -- each entry's at rowid = -entry.rowID.
+                    CREATE VIRTUAL TABLE ticketSearch USING fts5(ticket UNINDEXED, text, tokenize = 'trigram');
+                    """)
+        }
+        return migrator
+    }
+}

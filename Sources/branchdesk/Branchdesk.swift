@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import TicketModel
+import TicketStore
+
+/// The `branchdesk` command line.
+@main
+struct Branchdesk: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "branchdesk",
+        abstract: "Complaint tickets for branch offices: works offline, replicates to headquarters.",
+        discussion: """
+            The data directory comes from --data DIR or the BRANCHDESK_DATA environment variable.
+            Exit codes: 0 success, 2 not allowed now or invalid value, 3 unknown ticket, 4 not a node
+            (or already one), 5 database locked, 6 disk read-only or full or failing, 7 damaged database,
+            64 bad command-line usage.
+            """,
+        subcommands: [
+            InitCommand.self, TicketCommand.self, ConflictsCommand.self, StatusCommand.self, DigestCommand.self,
+        ]
+    )
+
+    /// Runs the command, turning our errors into one readable line on stderr and a specific exit code.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as DomainError {
+            fail(error.message, code: 2)
+        } catch let error as StoreError {
+            fail(error.message, code: exitCode(for: error.code))
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    private static func exitCode(for code: StoreError.Code) -> Int32 {
+        switch code {
+        case .unknownTicket, .ambiguousTicket: 3
+        case .notANode, .alreadyANode: 4
+        case .locked: 5
+        case .readOnly, .diskFull, .io: 6
+        case .corrupt: 7
+        case .batchTooLarge: 2
+        }
+    }
+
+    private static func fail(_ message: String, code: Int32) -> Never {
+        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        Foundation.exit(code)
+    }
+}

@@ -1,0 +1,93 @@
+import ArgumentParser
+import Foundation
+import Replication
+import TicketModel
+import TicketStore
+
+struct ConflictsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "conflicts", abstract: "List concurrent edits that overrode each other, or resolve one.",
+        subcommands: [ListConflicts.self, ResolveConflict.self], defaultSubcommand: ListConflicts.self)
+}
+
+struct ListConflicts: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List open conflicts.")
+
+    @OptionGroup var data: DataOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        let conflicts = try await data.openStore().conflicts()
+        if output.json {
+            try Output.json(conflicts)
+        } else if conflicts.isEmpty {
+            print("no conflicts")
+        } else {
+            for conflict in conflicts { print("\(conflict.number)  \(conflict.sentence)") }
+        }
+    }
+}
+
+struct ResolveConflict: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resolve",
+        abstract: "Resolve a conflict: confirm the winning value, or choose another with --value.")
+
+    @OptionGroup var edit: EditOptions
+    @Argument(help: "The field in conflict, e.g. severity.") var field: Field
+    @Option(help: "The value to keep (default: the current winner).") var value: String?
+
+    func run() async throws {
+        let field = field
+        let chosen = try value.map { try field.parse($0) }
+        try await edit.commit("resolve") { try $0.resolve(field, choosing: chosen) }
+    }
+}
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show the node and its replication state.")
+
+    @OptionGroup var data: DataOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        let overview = try await data.openStore().overview()
+        if output.json {
+            try Output.json(overview)
+        } else {
+            let vector = overview.vector.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: " ")
+            print(
+                Output.table([
+                    ["node", "\(overview.nodeID) (\(overview.role), ticket code \(overview.branchCode))"],
+                    ["vector", vector.isEmpty ? "{}" : vector],
+                    ["ops", String(overview.ops)],
+                    ["tickets", "\(overview.tickets) (\(overview.openTickets) open)"],
+                    ["conflicts", String(overview.conflicts)],
+                ]))
+        }
+    }
+}
+
+struct DigestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "digest", abstract: "Print a digest of the materialised tickets: equal on replicas that hold the same ops.")
+
+    @OptionGroup var data: DataOptions
+    @OptionGroup var output: OutputOptions
+
+    struct Digest: Encodable {
+        let digest: String
+        let vector: [String: UInt64]
+    }
+
+    func run() async throws {
+        let store = try data.openStore()
+        let digest = try await store.digest()
+        let vector = try await store.versionVector()
+        if output.json {
+            try Output.json(Digest(digest: digest, vector: Dictionary(uniqueKeysWithValues: vector.seqs.map { ($0.key.rawValue, $0.value) })))
+        } else {
+            print("\(digest)  \(vector)")
+        }
+    }
+}

@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+import TicketModel
+import TicketStore
+
+/// `--data DIR`, falling back to `BRANCHDESK_DATA`.
+struct DataOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The node's data directory (default: $BRANCHDESK_DATA).", valueName: "dir"))
+    var data: String?
+
+    /// The directory, or a usage error that says how to give one.
+    func directory() throws -> String {
+        if let data, !data.isEmpty { return data }
+        if let fromEnvironment = ProcessInfo.processInfo.environment["BRANCHDESK_DATA"], !fromEnvironment.isEmpty {
+            return fromEnvironment
+        }
+        throw ValidationError("no data directory: give --data DIR or set BRANCHDESK_DATA")
+    }
+
+    func openStore() throws -> NodeStore { try NodeStore.open(in: directory()) }
+}
+
+/// `--by NAME`: who is making the change, for the history.
+struct ActorOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Who is doing this (default: $BRANCHDESK_USER, else $USER).", valueName: "name"))
+    var by: String?
+
+    var actor: String {
+        let environment = ProcessInfo.processInfo.environment
+        let name = by ?? environment["BRANCHDESK_USER"] ?? environment["USER"] ?? ""
+        return name.trimmingWhitespace().isEmpty ? "unknown" : name.trimmingWhitespace()
+    }
+}
+
+/// `--json` for machine output.
+struct OutputOptions: ParsableArguments {
+    @Flag(name: .long, help: "Print JSON instead of text.")
+    var json = false
+}
+
+extension Channel: ExpressibleByArgument {}
+extension Category: ExpressibleByArgument {}
+extension ComplaintKind: ExpressibleByArgument {}
+extension Severity: ExpressibleByArgument {}
+extension Stage: ExpressibleByArgument {}
+extension Transition: ExpressibleByArgument {}
+extension NodeRole: ExpressibleByArgument {}
+
+extension EscalationLevel: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let level = EscalationLevel.allCases.first(where: { $0.name == argument }) else { return nil }
+        self = level
+    }
+
+    public static var allValueStrings: [String] { allCases.filter { $0 != .none }.map(\.name) }
+}
+
+extension Field: ExpressibleByArgument {}
+
+extension CalendarDay: ExpressibleByArgument {
+    public init?(argument: String) { self.init(argument) }
+}
