@@ -8,7 +8,7 @@ let strictSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "branchdesk",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "branchdesk", targets: ["branchdesk"]),
         .library(name: "TicketModel", targets: ["TicketModel"]),
@@ -47,11 +47,16 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Test helpers: seeded randomness, a manual clock.
+        .target(name: "TestSupport", dependencies: ["Replication"], swiftSettings: strictSettings),
         .testTarget(name: "TicketModelTests", dependencies: ["TicketModel"], swiftSettings: strictSettings),
-        .testTarget(name: "ReplicationTests", dependencies: ["TicketModel", "Replication"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "ReplicationTests", dependencies: ["TicketModel", "Replication", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(
             name: "TicketStoreTests",
-            dependencies: ["TicketModel", "Replication", "TicketStore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "TicketModel", "Replication", "TicketStore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "BranchdeskCLITests", dependencies: ["branchdesk"], swiftSettings: strictSettings),

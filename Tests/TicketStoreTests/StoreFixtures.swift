@@ -1,0 +1,59 @@
+import Foundation
+import Replication
+import TestSupport
+import TicketModel
+import TicketStore
+
+/// A fresh temporary folder per test, removed when the test is done with it.
+final class TemporaryDirectory {
+    let path: String
+
+    init() {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("branchdesk-\(UUID().uuidString)").path
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    func node(_ name: String) -> String { URL(fileURLWithPath: path).appendingPathComponent(name).path }
+}
+
+enum Fixtures {
+    static func identity(_ id: String, role: NodeRole = .branch) -> NodeIdentity {
+        let node = try! NodeID(id)
+        return NodeIdentity(nodeID: node, role: role, branchCode: BranchCode(defaultFor: node), timeZone: "Asia/Shanghai")
+    }
+
+    static func memoryStore(_ id: String, role: NodeRole = .branch, clock: ManualClock = ManualClock()) throws -> NodeStore {
+        try NodeStore.inMemory(identity: identity(id, role: role), clock: clock)
+    }
+
+    static func draft(
+        title: String = "手机频繁死机", customer: String = "张三", statement: String = "买了三天就频繁死机，要求换货",
+        severity: Severity = .general
+    ) throws -> TicketDraft {
+        try TicketDraft(
+            channel: .phone, takenBy: "王芳", customer: customer, phone: "138 0013 8000", title: title,
+            statement: statement, request: "换货", category: .product, severity: severity)
+    }
+
+    /// Every op a store holds.
+    static func allOps(of store: NodeStore) async throws -> [Op] {
+        var ops: [Op] = []
+        var vector = VersionVector()
+        while true {
+            let batch = try await store.opsMissing(by: vector, limit: 7)
+            if batch.isEmpty { return ops }
+            for op in batch { vector.advance(to: op.id) }
+            ops += batch
+        }
+    }
+
+    /// Sends everything `from` has that `to` lacks, in bounded batches.
+    static func sync(_ from: NodeStore, to: NodeStore, batchSize: Int = 50) async throws {
+        while true {
+            let batch = try await from.opsMissing(by: to.versionVector(), limit: batchSize)
+            if batch.isEmpty { return }
+            _ = try await to.apply(batch)
+        }
+    }
+}
