@@ -73,7 +73,7 @@ enum Output {
         var lines = ["\(ticket.number)  \(ticket.title)"]
         func line(_ label: String, _ value: String) {
             guard !value.isEmpty else { return }
-            lines.append("  " + label.padding(toLength: 13, withPad: " ", startingAt: 0) + value)
+            lines.append("  " + label.padding(toLength: 15, withPad: " ", startingAt: 0) + value)
         }
         let round = ticket.round > 1 ? " (round \(ticket.round))" : ""
         line("status", "\(ticket.status)\(round) · severity \(ticket.severity) · \(ticket.category) · \(ticket.kind) · escalation \(ticket.escalation)")
