@@ -101,6 +101,13 @@ public struct FieldConflict: Hashable, Sendable {
     public let field: Field
     public let winner: Register.Write
     public let overridden: [Register.Write]
+
+    public init(ticket: TicketID, field: Field, winner: Register.Write, overridden: [Register.Write]) {
+        self.ticket = ticket
+        self.field = field
+        self.winner = winner
+        self.overridden = overridden
+    }
 }
 
 /// An append-only entry as stored: keyed by its op and position in that op.

@@ -102,11 +102,18 @@ extension NodeStore {
         try await read { db in
             try Row.fetchAll(
                 db,
-                sql: "SELECT c.ticket, t.number, t.document FROM conflict c JOIN ticket t ON t.id = c.ticket GROUP BY c.ticket ORDER BY t.number"
-            ).flatMap { row in
-                try Coding.decode(TicketDocument.self, from: row["document"]).conflicts.map {
-                    ConflictView($0, number: row["number"] ?? "")
+                sql: """
+                    SELECT c.ticket, c.field, c.winner, c.overridden, t.number
+                    FROM conflict c JOIN ticket t ON t.id = c.ticket ORDER BY t.number, c.ticket, c.field
+                    """
+            ).map { row in
+                guard let ticket = TicketID(row["ticket"] as String), let field = Field(rawValue: row["field"]) else {
+                    throw StoreError(.corrupt, "the conflict table holds a malformed row; restore the node from a backup")
                 }
+                let conflict = FieldConflict(
+                    ticket: ticket, field: field, winner: try Coding.decode(Register.Write.self, from: row["winner"]),
+                    overridden: try Coding.decode([Register.Write].self, from: row["overridden"]))
+                return ConflictView(conflict, number: row["number"] ?? "")
             }
         }
     }

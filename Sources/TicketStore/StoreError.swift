@@ -30,7 +30,7 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 
     /// Translates SQLite failures by result code (never by message text) into readable errors.
-    static func translating(_ error: any Error, path: String) -> any Error {
+    public static func translating(_ error: any Error, path: String) -> any Error {
         guard let error = error as? DatabaseError else { return error }
         switch error.resultCode {
         case .SQLITE_BUSY, .SQLITE_LOCKED:

@@ -127,3 +127,48 @@ import TicketModel
         #expect(reopens >= 20, "only \(reopens) of 200 histories reopen")
     }
 }
+
+@Suite struct SetAndEscalationLawTests {
+    @Test(arguments: 0..<100)
+    func addWinsSetMergeIsCommutativeAssociativeAndIdempotent(seed: UInt64) {
+        var random = SeededRandom(seed: seed)
+        let origins = try! ["a", "b", "c"].map { try NodeID($0) }
+        enum Event { case add(String, OpID), remove([OpID]) }
+        var events: [Event] = []
+        var issued: [OpID] = []
+        for seq in 1...12 {
+            let id = OpID(origin: random.pick(origins), seq: UInt64(seq))
+            if random.chance(0.6) || issued.isEmpty {
+                events.append(.add(random.pick(["vip", "media", "repeat"]), id))
+                issued.append(id)
+            } else {
+                events.append(.remove(issued.filter { _ in random.chance(0.5) }))  // what that writer had observed
+            }
+        }
+        func merged(_ list: [Event]) -> ORSet {
+            var set = ORSet()
+            for event in list {
+                switch event {
+                case .add(let element, let id): set.add(element, by: id)
+                case .remove(let observed): set.remove(observed: observed)
+                }
+            }
+            return set
+        }
+        let reference = merged(events)
+        #expect(merged(events.shuffled(using: &random)) == reference, "seed \(seed): not commutative")
+        #expect(merged(events + events.shuffled(using: &random)) == reference, "seed \(seed): not idempotent")
+        let split = Int.random(in: 0...events.count, using: &random)
+        #expect(merged(Array(events[split...]) + events[..<split]) == reference, "seed \(seed): grouping matters")
+    }
+
+    @Test(arguments: 0..<100)
+    func escalationJoinIsCommutativeAssociativeAndIdempotent(seed: UInt64) {
+        var random = SeededRandom(seed: seed)
+        func escalation() -> Escalation {
+            Escalation(round: Int.random(in: 1...3, using: &random), level: random.pick(EscalationLevel.allCases))
+        }
+        let (a, b, c) = (escalation(), escalation(), escalation())
+        #expect(max(a, b) == max(b, a) && max(max(a, b), c) == max(a, max(b, c)) && max(a, a) == a)
+    }
+}

@@ -129,3 +129,21 @@ import TicketStore
         #expect(applied == ["v1"])
     }
 }
+
+@Suite struct StoreErrorTests {
+    /// A full or read-only disk cannot be produced for root in a test folder, so the translation
+    /// by result code is checked directly; the locked case above runs for real.
+    @Test func sqliteFailuresBecomeReadableErrorsByResultCode() {
+        let cases: [(ResultCode, StoreError.Code, String)] = [
+            (.SQLITE_FULL, .diskFull, "is full"), (.SQLITE_READONLY, .readOnly, "read-only"),
+            (.SQLITE_BUSY, .locked, "locked by another process"), (.SQLITE_NOTADB, .corrupt, "restore it from a backup"),
+            (.SQLITE_IOERR, .io, "disk I/O error"),
+        ]
+        for (code, expected, text) in cases {
+            let translated = StoreError.translating(DatabaseError(resultCode: code), path: "/data/branchdesk.sqlite")
+            let error = translated as? StoreError
+            #expect(error?.code == expected, "\(code)")
+            #expect(error?.message.contains(text) == true && error?.message.contains("/data/branchdesk.sqlite") == true)
+        }
+    }
+}
