@@ -15,7 +15,8 @@ extension NodeStore {
             let number = TicketNumber.make(
                 code: identity.branchCode, day: Self.day(of: now, in: identity.timeZone), counter: id.counter)
             let changes = TicketDocument.opening(draft, number: number, receivedAt: draft.receivedAt ?? Int64(now))
-            try Self.commitLocal(db, &counters, ticket: id, actor: actor, action: "open", changes: changes, now: now)
+            try Self.commitLocal(
+                db, &counters, origin: identity.nodeID, ticket: id, actor: actor, action: "open", changes: changes, now: now)
             return id
         }
         return try await ticket(id.description)
@@ -31,12 +32,14 @@ extension NodeStore {
         _ makeChanges: @escaping @Sendable (TicketDocument) throws -> [Change]
     ) async throws -> TicketView {
         let now = clock.nowMillis()
+        let origin = identity.nodeID
         let id = try await write { db -> TicketID in
             let id = try Self.resolve(reference, db)
             let document = try Self.document(id, db)
             let changes = try makeChanges(document)
             var counters = try Counters.load(db)
-            try Self.commitLocal(db, &counters, ticket: id, actor: actor, action: action, changes: changes, now: now)
+            try Self.commitLocal(
+                db, &counters, origin: origin, ticket: id, actor: actor, action: action, changes: changes, now: now)
             return id
         }
         return try await ticket(id.description)
@@ -45,13 +48,13 @@ extension NodeStore {
     private static func commitLocal(
         _ db: Database,
         _ counters: inout Counters,
+        origin: NodeID,
         ticket: TicketID,
         actor: String,
         action: String,
         changes: [Change],
         now: UInt64
     ) throws {
-        let origin = try NodeID(String.fetchOne(db, sql: "SELECT nodeID FROM node") ?? "")
         counters.lastSeq += 1
         let op = Op(
             id: OpID(origin: origin, seq: counters.lastSeq), hlc: counters.hlc.tick(wallMillis: now), ticket: ticket,
