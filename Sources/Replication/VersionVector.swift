@@ -21,14 +21,6 @@ public struct VersionVector: Hashable, Codable, Sendable, CustomStringConvertibl
         seqs[id.origin] = id.seq
     }
 
-    /// The pointwise maximum.
-    public func merged(with other: VersionVector) -> VersionVector {
-        VersionVector(seqs.merging(other.seqs, uniquingKeysWith: max))
-    }
-
-    /// Whether this vector has applied everything `other` has.
-    public func includes(_ other: VersionVector) -> Bool { other.seqs.allSatisfy { self[$0.key] >= $0.value } }
-
     /// The total number of ops the vector covers.
     public var total: UInt64 { seqs.values.reduce(0, +) }
 
