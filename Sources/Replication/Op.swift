@@ -20,6 +20,10 @@ public struct OpID: Hashable, Comparable, Codable, Sendable, CustomStringConvert
 /// An op carries the person's action (for the history) and the changes it makes, each of which
 /// the merge rules apply independently of delivery order.
 public struct Op: Hashable, Codable, Sendable {
+    /// The most an op's changes may take, encoded: one edit carries at most this much text, so
+    /// that every op fits in a sync frame with room to spare.
+    public static let maxChangesBytes = 256 * 1024
+
     public let id: OpID
     public let hlc: HLCTimestamp
     public let ticket: TicketID

@@ -74,6 +74,13 @@ extension TicketDocument {
         return try update(values)
     }
 
+    /// Hands the ticket to another node (HQ only, checked by the store): from then on that
+    /// branch handles it, and the previous one may no longer change it.
+    public func transfer(to node: NodeID) throws(DomainError) -> [Change] {
+        guard node != owner else { throw DomainError("the ticket is already handled by \(node)") }
+        return [write(.branch, .text(node.rawValue))]
+    }
+
     /// An append-only entry: a note, a contact with the customer, a correction of an intake value.
     public func append(_ entry: Entry) throws(DomainError) -> [Change] {
         guard !entry.text.trimmingWhitespace().isEmpty else { throw DomainError("the \(entry.kind.rawValue) text must not be empty") }

@@ -35,6 +35,9 @@ public struct TicketDocument: Hashable, Codable, Sendable {
     /// The escalation level in force in the current round.
     public var escalationLevel: EscalationLevel { escalation.level(inRound: status.round) }
 
+    /// The node that handles the ticket: the one HQ transferred it to, else the one that opened it.
+    public var owner: NodeID { (try? NodeID(text(.branch))) ?? id.origin }
+
     /// The elements of a set, sorted.
     public func elements(of set: SetField) -> [String] { sets[set]?.elements ?? [] }
 

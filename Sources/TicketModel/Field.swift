@@ -27,6 +27,9 @@ public enum Field: String, Codable, CodingKeyRepresentable, Sendable, CaseIterab
     case promisedDate = "promised-date"
     // Follow-up.
     case satisfaction
+    /// The node (branch) that handles the ticket; empty means the node that opened it. Only HQ
+    /// changes it, by transferring the ticket.
+    case branch
 
     /// The sections of the investigation report, in the order of the form.
     public static let investigation: [Field] = [.cause, .course, .responsible, .conclusion, .countermeasure, .prevention]
@@ -53,6 +56,8 @@ public enum Field: String, Codable, CodingKeyRepresentable, Sendable, CaseIterab
             return .text(try Self.choice(trimmed, of: Channel.self, for: self))
         case .phone:
             return .text(try PhoneNumber.validated(trimmed))
+        case .branch:
+            return .text(try NodeID(trimmed).rawValue)
         case .satisfaction:
             throw DomainError("satisfaction is recorded with 'ticket follow-up --score 1-5'")
         case .promisedDate:
@@ -138,6 +143,19 @@ public enum PhoneNumber {
             )
         }
         return trimmed
+    }
+
+    /// The number with all but its first three and last four digits hidden, for lists and logs:
+    /// `138 0013 8000` → `138 **** 8000`. Numbers of seven digits or fewer hide all but the last two.
+    public static func masked(_ number: String) -> String {
+        let digitCount = number.filter(\.isNumber).count
+        let (keepFirst, keepLast) = digitCount > 7 ? (3, 4) : (0, 2)
+        var seen = 0
+        return String(number.map { character -> Character in
+            guard character.isNumber else { return character }
+            seen += 1
+            return seen <= keepFirst || seen > digitCount - keepLast ? character : "*"
+        })
     }
 }
 
