@@ -32,17 +32,46 @@ extension NodeStore {
         _ makeChanges: @escaping @Sendable (TicketDocument) throws -> [Change]
     ) async throws -> TicketView {
         let now = clock.nowMillis()
+        let identity = identity
         let origin = identity.nodeID
         let id = try await write { db -> TicketID in
             let id = try Self.resolve(reference, db)
             let document = try Self.document(id, db)
             let changes = try makeChanges(document)
+            try Self.checkLocalRights(identity, document, changes)
             var counters = try Counters.load(db)
             try Self.commitLocal(
                 db, &counters, origin: origin, ticket: id, actor: actor, action: action, changes: changes, now: now)
             return id
         }
         return try await ticket(id.description)
+    }
+
+    /// The rules peers enforce (see `PeerAuthorisation`), applied where the edit is made so that a
+    /// branch never records an op that HQ would refuse: a branch changes only the tickets it
+    /// handles, and only HQ transfers tickets.
+    private static func checkLocalRights(_ identity: NodeIdentity, _ document: TicketDocument, _ changes: [Change]) throws {
+        guard identity.role == .branch else { return }
+        let number = document.intake?.number ?? document.id.description
+        guard document.owner == identity.nodeID else {
+            throw DomainError("\(number) is handled by \(document.owner); this branch may read it but not change it (HQ can transfer it here)")
+        }
+        if changes.contains(where: { if case .write(.branch, _, _) = $0 { true } else { false } }) {
+            throw DomainError("only HQ may transfer a ticket to another branch")
+        }
+    }
+
+    /// A node restored from an old backup must not number new ops until it holds again every op
+    /// it had sent before (`NodeStore.beginRecovery`): they would reuse seqs that peers already hold.
+    private static func checkNotRecovering(_ db: Database, origin: NodeID) throws {
+        let until = try Int64.fetchOne(db, sql: "SELECT recoverUntilSeq FROM node") ?? 0
+        guard until > 0 else { return }
+        let held = try Int64.fetchOne(db, sql: "SELECT seq FROM versionVector WHERE origin = ?", arguments: [origin.rawValue]) ?? 0
+        guard held >= until else {
+            throw DomainError(
+                "this node was restored from a backup: HQ holds its own ops up to #\(until) but this node only up to #\(held); run 'branchdesk sync --once' (or keep 'serve' running) to bring them back, then edit again"
+            )
+        }
     }
 
     private static func commitLocal(
@@ -55,6 +84,13 @@ extension NodeStore {
         changes: [Change],
         now: UInt64
     ) throws {
+        try checkNotRecovering(db, origin: origin)
+        let size = try Coding.encode(changes).count
+        guard size <= Op.maxChangesBytes else {
+            throw DomainError(
+                "this edit carries \(size / 1024) KiB of text; one edit may carry at most \(Op.maxChangesBytes / 1024) KiB: shorten it, or split it into several notes"
+            )
+        }
         counters.lastSeq += 1
         let op = Op(
             id: OpID(origin: origin, seq: counters.lastSeq), hlc: counters.hlc.tick(wallMillis: now), ticket: ticket,
@@ -90,9 +126,21 @@ extension NodeStore {
     }
 
     static func document(_ id: TicketID, _ db: Database) throws -> TicketDocument {
-        guard let data = try Data.fetchOne(db, sql: "SELECT document FROM ticket WHERE id = ?", arguments: [id.description])
-        else { throw StoreError(.unknownTicket, "no ticket \(id) on this node") }
-        return try Coding.decode(TicketDocument.self, from: data)
+        guard let document = try storedDocument(id, db) else { throw StoreError(.unknownTicket, "no ticket \(id) on this node") }
+        return document
+    }
+
+    /// The ticket's merge document, if any op of it was applied here.
+    static func storedDocument(_ id: TicketID, _ db: Database) throws -> TicketDocument? {
+        try Data.fetchOne(db, sql: "SELECT document FROM ticket WHERE id = ?", arguments: [id.description]).map {
+            try Coding.decode(TicketDocument.self, from: $0)
+        }
+    }
+
+    /// One op of the log, if held here.
+    static func storedOp(_ id: OpID, _ db: Database) throws -> Op? {
+        try Row.fetchOne(db, sql: "SELECT * FROM op WHERE origin = ? AND seq = ?", arguments: [id.origin.rawValue, Int64(id.seq)])
+            .map(op(from:))
     }
 
     /// The calendar day of `millis` in the time zone `zone`.

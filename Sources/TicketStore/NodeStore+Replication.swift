@@ -32,18 +32,27 @@ extension NodeStore {
     }
 
     /// The next at most `limit` ops that a peer whose vector is `peer` lacks, in `(origin, seq)`
-    /// order. Call again with the peer's vector advanced past them to stream the rest: nothing
-    /// beyond one batch is ever loaded.
-    public func opsMissing(by peer: VersionVector, limit: Int) async throws -> [Op] {
+    /// order, from the given origins only (all when nil), and stopping before their stored size
+    /// passes `maxBytes` (at least one op is always returned). Call again with the peer's vector
+    /// advanced past them to stream the rest: nothing beyond one batch is ever loaded.
+    public func opsMissing(
+        by peer: VersionVector, limit: Int, origins: Set<NodeID>? = nil, maxBytes: Int = .max
+    ) async throws -> [Op] {
         precondition(limit > 0, "a batch holds at least one op")
         return try await read { db in
             var batch: [Op] = []
-            for (origin, seq) in try Self.vector(db).seqs.sorted(by: { $0.key < $1.key }) where seq > peer[origin] {
-                let rows = try Row.fetchAll(
+            var bytes = 0
+            for (origin, seq) in try Self.vector(db).seqs.sorted(by: { $0.key < $1.key })
+            where seq > peer[origin] && origins?.contains(origin) ?? true {
+                let rows = try Row.fetchCursor(
                     db,
-                    sql: "SELECT * FROM op WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?",
+                    sql: "SELECT *, length(changes) + length(actor) + length(action) + 64 AS size FROM op WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?",
                     arguments: [origin.rawValue, Int64(peer[origin]), limit - batch.count])
-                batch += try rows.map(Self.op(from:))
+                while let row = try rows.next() {
+                    bytes += row["size"] as Int
+                    if bytes > maxBytes, !batch.isEmpty { return batch }
+                    batch.append(try Self.op(from: row))
+                }
                 if batch.count == limit { break }
             }
             return batch
@@ -54,19 +63,27 @@ extension NodeStore {
     ///
     /// Idempotent (duplicates are skipped), order-free across origins, and bounded: a batch may
     /// hold at most `maxBatchOps` ops so that it never blocks local writers for long.
-    public func apply(_ batch: [Op]) async throws -> BatchOutcome {
+    /// With `grant`, every op must be within the sending peer's rights (`PeerAuthorisation`);
+    /// otherwise the whole batch is refused with an `AuthorisationRefusal` and nothing is applied.
+    public func apply(_ batch: [Op], from grant: PeerGrant? = nil) async throws -> BatchOutcome {
         guard batch.count <= Self.maxBatchOps else {
             throw StoreError(.batchTooLarge, "a batch of \(batch.count) ops exceeds the limit of \(Self.maxBatchOps)")
         }
         let now = clock.nowMillis()
         let selfID = identity.nodeID
         return try await write { db in
+            if let grant {
+                var authorisation = PeerAuthorisation(grant)
+                try authorisation.check(batch, db)
+            }
             var counters = try Counters.load(db)
             let admission = BatchAdmission(batch: batch, vector: try Self.vector(db), clock: counters.hlc, wallMillis: now)
             var merge = MergeTransaction(db)
             for op in admission.accepted {
                 try merge.apply(op)
                 counters.hlc.receive(op.hlc)
+                // Our own tickets may come back too: never reuse their counters either.
+                if op.ticket.origin == selfID { counters.ticketCounter = max(counters.ticketCounter, op.ticket.counter) }
             }
             try merge.finish()
             let vector = try Self.vector(db)
@@ -108,5 +125,42 @@ extension NodeStore {
             id: OpID(origin: try NodeID(row["origin"]), seq: UInt64(row["seq"] as Int64)),
             hlc: HLCTimestamp(rawValue: UInt64(bitPattern: row["hlc"])), ticket: ticket, actor: row["actor"],
             action: row["action"], changes: try Coding.decode([Change].self, from: row["changes"]))
+    }
+}
+
+extension NodeStore {
+    /// A number that grows whenever an op is committed here, by any process: the sum of the
+    /// vector. Cheap enough to poll many times a second.
+    public func opCount() async throws -> UInt64 {
+        try await read { db in UInt64(try Int64.fetchOne(db, sql: "SELECT total(seq) FROM versionVector") ?? 0) }
+    }
+}
+
+extension NodeStore {
+    /// Called when a peer holds more of this node's own ops than this node does: the node was
+    /// restored from an old backup. Local edits are refused until the node holds its own ops up
+    /// to `seq` again (pulled back from the peer); new ops then continue numbering after them.
+    /// Returns the seq this node holds of its own origin.
+    @discardableResult
+    public func beginRecovery(untilSeq seq: UInt64) async throws -> UInt64 {
+        let origin = identity.nodeID
+        return try await write { db in
+            try db.execute(sql: "UPDATE node SET recoverUntilSeq = max(recoverUntilSeq, ?)", arguments: [Int64(seq)])
+            return try Self.vector(db)[origin]
+        }
+    }
+
+    /// Copies the database, consistently and while it is in use, into a new node folder.
+    public func backup(to directory: String) throws {
+        let path = Self.databasePath(in: directory)
+        guard !FileManager.default.fileExists(atPath: path) else {
+            throw StoreError(.alreadyANode, "\(directory) already holds a node; back up into a new folder")
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try writer.backup(to: DatabaseQueue(path: path))
+        } catch {
+            throw StoreError.translating(error, path: path)
+        }
     }
 }

@@ -50,12 +50,16 @@ public final class NodeStore: Sendable {
                 "\(directory) already holds a Branchdesk node; refusing to overwrite it (choose another --data folder)")
         }
         do {
+            // Tickets hold customers' names and phone numbers: the node's folder is its owner's only.
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: directory)
         } catch {
             throw StoreError(.readOnly, "cannot create the data folder \(directory): \(error.localizedDescription)")
         }
         do {
             let pool = try DatabasePool(path: path, configuration: configuration())
+            // SQLite gives the -wal and -shm files the database file's permissions.
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
             try initialise(pool, identity: identity, now: clock.nowMillis())
             return try NodeStore(writer: pool, path: path, clock: clock)
         } catch {

@@ -91,6 +91,38 @@ enum Schema {
                     CREATE VIRTUAL TABLE ticketSearch USING fts5(ticket UNINDEXED, text, tokenize = 'trigram');
                     """)
         }
+        migrator.registerMigration("v2-sync") { db in
+            try db.execute(
+                sql: """
+                    -- Where a branch dials HQ (HOST:PORT); NULL at HQ and at a node that never syncs.
+                    ALTER TABLE node ADD COLUMN hqAddress TEXT;
+                    -- Set when a peer showed this node's own ops above its log (it was restored from a
+                    -- backup): local edits wait until the node holds its own ops up to this seq again.
+                    ALTER TABLE node ADD COLUMN recoverUntilSeq INTEGER NOT NULL DEFAULT 0;
+                    -- Certificates this node refuses at every handshake (serial: lowercase hex).
+                    CREATE TABLE revokedCertificate (
+                        serial TEXT PRIMARY KEY,
+                        nodeID TEXT,
+                        revokedAt INTEGER NOT NULL,
+                        reason TEXT NOT NULL
+                    ) WITHOUT ROWID;
+                    -- Replication state per peer node, written by the running sessions, read by status.
+                    -- Vectors are JSON objects {origin: seq}; times are Unix milliseconds.
+                    CREATE TABLE peer (
+                        nodeID TEXT PRIMARY KEY,
+                        role TEXT NOT NULL,
+                        address TEXT,
+                        state TEXT NOT NULL,
+                        stateSince INTEGER NOT NULL,
+                        lastSyncAt INTEGER,
+                        sentVector TEXT NOT NULL DEFAULT '{}',
+                        ackedVector TEXT NOT NULL DEFAULT '{}',
+                        lastError TEXT,
+                        lastErrorAt INTEGER,
+                        refusals INTEGER NOT NULL DEFAULT 0
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 }

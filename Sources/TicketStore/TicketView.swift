@@ -147,11 +147,18 @@ public struct TicketSummary: Sendable, Encodable, Equatable {
     public let category: String
     public let channel: String
     public let customer: String
-    public let phone: String
+    public private(set) var phone: String
     public let assignee: String
     public let escalation: String
     public let receivedAt: Date
     public let updatedAt: Date
+
+    /// The summary with the customer's phone number masked, as lists show it by default.
+    public func maskingPersonalData() -> TicketSummary {
+        var masked = self
+        masked.phone = PhoneNumber.masked(phone)
+        return masked
+    }
 }
 
 /// A field whose concurrent writes were not seen by each other: the winner and what it overrode.

@@ -91,7 +91,8 @@ struct Simulation {
     }
 
     private mutating func edit() async throws {
-        let index = Int.random(in: 0..<nodes.count, using: &random)
+        // HQ (node 0) acts on many branches' tickets: a third of the edits are its own.
+        let index = random.chance(0.33) ? 0 : Int.random(in: 1..<nodes.count, using: &random)
         let node = nodes[index]
         var filter = TicketFilter()
         filter.limit = 1_000
@@ -101,7 +102,16 @@ struct Simulation {
             localOps += 1
             return
         }
-        let ticket = random.pick(tickets)
+        // A branch changes the tickets it handles (those it opened, unless HQ transferred them away);
+        // HQ changes any, and now and then transfers one to a branch.
+        let own = node.identity.role == .hq ? tickets : tickets.filter { $0.origin == node.identity.nodeID.rawValue }
+        guard !own.isEmpty else { return }
+        let ticket = random.pick(own)
+        if node.identity.role == .hq, random.chance(0.05) {
+            let branch = nodes[Int.random(in: 1..<nodes.count, using: &random)].identity.nodeID
+            if (try? await node.edit(ticket.id, actor: "hq", action: "transfer") { try $0.transfer(to: branch) }) != nil { localOps += 1 }
+            return
+        }
         let (choice, pick) = (Int.random(in: 0..<9, using: &random), random.next())
         do {
             _ = try await node.edit(ticket.id, actor: "n\(index)", action: "edit\(choice)") { document in

@@ -4,7 +4,7 @@ import Replication
 import TestSupport
 import Testing
 import TicketModel
-import TicketStore
+@testable import TicketStore
 
 @Suite struct LocalEditTests {
     @Test func anEditIsOneOpCommittedWithItsEffect() async throws {
@@ -26,6 +26,17 @@ import TicketStore
             _ = try await store.edit(ticket.number, actor: "王芳", action: "close") { try $0.transition(.close) }
         }
         #expect(try await store.digest() == before)
+        #expect(try await store.versionVector().total == 1)
+    }
+
+    @Test func anEditTooLargeForOneOpIsRefusedWithNothingWritten() async throws {
+        let store = try Fixtures.memoryStore("sh-012")
+        let ticket = try await store.openTicket(Fixtures.draft(), actor: "王芳")
+        let huge = String(repeating: "投诉内容", count: Op.maxChangesBytes / 8)
+        let error = await #expect(throws: DomainError.self) {
+            _ = try await store.edit(ticket.number, actor: "王芳", action: "note") { try $0.append(Entry(kind: .note, text: huge)) }
+        }
+        #expect(error?.message.contains("at most 256 KiB") == true)
         #expect(try await store.versionVector().total == 1)
     }
 
@@ -126,7 +137,27 @@ import TicketStore
         let applied = try DatabaseQueue(path: NodeStore.databasePath(in: folder.node("a"))).read { db in
             try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")
         }
-        #expect(applied == ["v1"])
+        #expect(applied == ["v1", "v2-sync"])
+    }
+
+    @Test func aNodeCreatedWithTheFirstReleasedSchemaOpensAndMigrates() async throws {
+        let folder = TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: folder.node("a"), withIntermediateDirectories: true)
+        let pool = try DatabasePool(path: NodeStore.databasePath(in: folder.node("a")))
+        try Schema.migrator.migrate(pool, upTo: "v1")
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO node (singleton, nodeID, role, branchCode, timeZone, createdAt, hlc, lastSeq, ticketCounter, maxSkewMillis)
+                    VALUES (1, 'sh-012', 'branch', 'SH012', 'Asia/Shanghai', 0, 0, 0, 0, 300000)
+                    """)
+        }
+        try pool.close()
+        let store = try NodeStore.open(in: folder.node("a"))
+        #expect(try await store.hqAddress() == nil)
+        #expect(try await store.peers().isEmpty)
+        let ticket = try await store.openTicket(Fixtures.draft(), actor: "王芳")
+        #expect(ticket.number.hasPrefix("SH012-"))
     }
 }
 

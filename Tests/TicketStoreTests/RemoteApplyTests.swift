@@ -6,6 +6,17 @@ import TicketModel
 import TicketStore
 
 @Suite struct RemoteApplyTests {
+    @Test func opsMissingStopsAtTheByteBudgetButAlwaysReturnsOneOp() async throws {
+        let store = try Fixtures.memoryStore("sh-012")
+        let long = String(repeating: "很长的陈述", count: 2_000)  // about 30 KB of UTF-8 per op
+        for _ in 1...10 { _ = try await store.openTicket(Fixtures.draft(statement: long), actor: "王芳") }
+        let budgeted = try await store.opsMissing(by: VersionVector(), limit: 100, maxBytes: 100_000)
+        #expect(budgeted.count == 3)
+        let tiny = try await store.opsMissing(by: VersionVector(), limit: 100, maxBytes: 10)
+        #expect(tiny.count == 1)
+        #expect(try await store.opsMissing(by: VersionVector(), limit: 100).count == 10)
+    }
+
     @Test func applyingABatchTwiceChangesNothing() async throws {
         let branch = try Fixtures.memoryStore("sh-012")
         let hq = try Fixtures.memoryStore("hq", role: .hq)

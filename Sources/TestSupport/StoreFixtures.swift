@@ -1,33 +1,32 @@
 import Foundation
 import Replication
-import TestSupport
 import TicketModel
 import TicketStore
 
 /// A fresh temporary folder per test, removed when the test is done with it.
-final class TemporaryDirectory {
-    let path: String
+public final class TemporaryDirectory {
+    public let path: String
 
-    init() {
+    public init() {
         path = FileManager.default.temporaryDirectory.appendingPathComponent("branchdesk-\(UUID().uuidString)").path
     }
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
 
-    func node(_ name: String) -> String { URL(fileURLWithPath: path).appendingPathComponent(name).path }
+    public func node(_ name: String) -> String { URL(fileURLWithPath: path).appendingPathComponent(name).path }
 }
 
-enum Fixtures {
-    static func identity(_ id: String, role: NodeRole = .branch) -> NodeIdentity {
+public enum Fixtures {
+    public static func identity(_ id: String, role: NodeRole = .branch) -> NodeIdentity {
         let node = try! NodeID(id)
         return NodeIdentity(nodeID: node, role: role, branchCode: BranchCode(defaultFor: node), timeZone: "Asia/Shanghai")
     }
 
-    static func memoryStore(_ id: String, role: NodeRole = .branch, clock: ManualClock = ManualClock()) throws -> NodeStore {
+    public static func memoryStore(_ id: String, role: NodeRole = .branch, clock: ManualClock = ManualClock()) throws -> NodeStore {
         try NodeStore.inMemory(identity: identity(id, role: role), clock: clock)
     }
 
-    static func draft(
+    public static func draft(
         title: String = "手机频繁死机", customer: String = "张三", statement: String = "买了三天就频繁死机，要求换货",
         severity: Severity = .general
     ) throws -> TicketDraft {
@@ -37,7 +36,7 @@ enum Fixtures {
     }
 
     /// Every op a store holds.
-    static func allOps(of store: NodeStore) async throws -> [Op] {
+    public static func allOps(of store: NodeStore) async throws -> [Op] {
         var ops: [Op] = []
         var vector = VersionVector()
         while true {
@@ -49,7 +48,7 @@ enum Fixtures {
     }
 
     /// Sends everything `from` has that `to` lacks, in bounded batches.
-    static func sync(_ from: NodeStore, to: NodeStore, batchSize: Int = 50) async throws {
+    public static func sync(_ from: NodeStore, to: NodeStore, batchSize: Int = 50) async throws {
         while true {
             let batch = try await from.opsMissing(by: to.versionVector(), limit: batchSize)
             if batch.isEmpty { return }

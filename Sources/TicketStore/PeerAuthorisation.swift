@@ -1,0 +1,85 @@
+import Foundation
+import GRDB
+import Replication
+import TicketModel
+
+/// The rights a peer's certificate grants, and what the peer is known to hold.
+public struct PeerGrant: Sendable {
+    public let nodeID: NodeID
+    public let role: NodeRole
+    /// The ops the peer has acknowledged holding (its hello vector, then its acks).
+    public let holds: VersionVector
+
+    public init(nodeID: NodeID, role: NodeRole, holds: VersionVector) {
+        self.nodeID = nodeID
+        self.role = role
+        self.holds = holds
+    }
+}
+
+/// A batch refused because one op is outside the sending peer's rights; nothing of it is applied.
+public struct AuthorisationRefusal: Error, Sendable, CustomStringConvertible {
+    public let op: OpID
+    public let rule: String
+
+    public var description: String { "op \(op.origin)#\(op.seq) refused: \(rule); the batch was refused and nothing of it applied" }
+}
+
+/// The receiver's rules, checked for every op of a batch inside the transaction that applies it:
+///
+/// - HQ may write anything.
+/// - A branch may push only ops it made itself, only for tickets it handles (opened there, or
+///   transferred to it by HQ), and may not transfer tickets.
+/// - One grace: an edit of a ticket the branch handled until HQ transferred it away is accepted
+///   while the branch has not yet received that transfer. The branch made it in good faith, and
+///   since its later ops cannot skip it, refusing it would stop the branch's sync for good.
+struct PeerAuthorisation {
+    let grant: PeerGrant
+    private var owners: [TicketID: TicketDocument?] = [:]
+
+    init(_ grant: PeerGrant) { self.grant = grant }
+
+    mutating func check(_ batch: [Op], _ db: Database) throws {
+        guard grant.role == .branch else { return }
+        for op in batch {
+            guard op.id.origin == grant.nodeID else {
+                throw AuthorisationRefusal(
+                    op: op.id, rule: "its origin is \(op.id.origin), but branch \(grant.nodeID) may push only its own ops")
+            }
+            if op.changes.contains(where: { if case .write(.branch, _, _) = $0 { true } else { false } }) {
+                throw AuthorisationRefusal(op: op.id, rule: "only HQ may transfer a ticket to another branch")
+            }
+            try checkTicket(of: op, db)
+        }
+    }
+
+    private mutating func checkTicket(of op: Op, _ db: Database) throws {
+        if owners[op.ticket] == nil { owners[op.ticket] = try NodeStore.storedDocument(op.ticket, db) }
+        guard let document = owners[op.ticket] ?? nil else {
+            // A ticket this node has not seen: the branch may only be opening one of its own.
+            guard op.ticket.origin == grant.nodeID else {
+                throw AuthorisationRefusal(op: op.id, rule: "ticket \(op.ticket) was not opened at \(grant.nodeID)")
+            }
+            return
+        }
+        if document.owner == grant.nodeID { return }
+        if try transferNotYetReceived(document, db) { return }
+        throw AuthorisationRefusal(
+            op: op.id,
+            rule: "ticket \(document.intake?.number ?? op.ticket.description) is handled by \(document.owner), not \(grant.nodeID)")
+    }
+
+    /// Whether the ticket's current transfer is one the branch has not received, and the branch
+    /// handled the ticket before it.
+    private func transferNotYetReceived(_ document: TicketDocument, _ db: Database) throws -> Bool {
+        guard let register = document.registers[.branch],
+            register.frontierIDs.contains(where: { !grant.holds.contains($0) })
+        else { return false }
+        if document.id.origin == grant.nodeID { return true }
+        for id in register.seen {
+            let op = try NodeStore.storedOp(id, db)
+            for case .write(.branch, let value, _) in op?.changes ?? [] where value.text == grant.nodeID.rawValue { return true }
+        }
+        return false
+    }
+}
