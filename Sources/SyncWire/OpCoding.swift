@@ -1,0 +1,183 @@
+import SwiftProtobuf
+import Replication
+import TicketModel
+
+/// Conversions between the merge core's ops and their wire form. Decoding checks every value a
+/// hostile peer could make up (ids, enum names, ranges) and says which op was malformed.
+public typealias WireFrame = Branchdesk_Sync_V1_Frame
+
+extension Op {
+    /// The wire form of the op.
+    public var wire: Branchdesk_Sync_V1_Op {
+        .with {
+            $0.origin = id.origin.rawValue
+            $0.seq = id.seq
+            $0.hlc = hlc.rawValue
+            $0.ticket = ticket.description
+            $0.actor = actor
+            $0.action = action
+            $0.changes = changes.map(\.wire)
+        }
+    }
+
+    /// Decodes and validates a wire op.
+    public init(wire: Branchdesk_Sync_V1_Op) throws(WireError) {
+        let label = "op \(wire.origin)#\(wire.seq)"
+        guard let origin = try? NodeID(wire.origin), wire.seq > 0 else { throw WireError(.badFrame, "\(label): bad origin or seq") }
+        guard let ticket = TicketID(wire.ticket) else { throw WireError(.badFrame, "\(label): bad ticket id '\(wire.ticket)'") }
+        var changes: [Change] = []
+        for change in wire.changes { changes.append(try Change(wire: change, in: label)) }
+        self.init(
+            id: OpID(origin: origin, seq: wire.seq), hlc: HLCTimestamp(rawValue: wire.hlc), ticket: ticket, actor: wire.actor,
+            action: wire.action, changes: changes)
+    }
+}
+
+extension OpID {
+    var wire: Branchdesk_Sync_V1_OpId { .with { $0.origin = origin.rawValue; $0.seq = seq } }
+
+    init(wire: Branchdesk_Sync_V1_OpId, in label: String) throws(WireError) {
+        guard let origin = try? NodeID(wire.origin), wire.seq > 0 else {
+            throw WireError(.badFrame, "\(label): bad op id \(wire.origin)#\(wire.seq)")
+        }
+        self.init(origin: origin, seq: wire.seq)
+    }
+}
+
+extension VersionVector {
+    /// The wire form, sorted by origin.
+    public var wire: Branchdesk_Sync_V1_VersionVector {
+        .with {
+            $0.entries = seqs.sorted { $0.key < $1.key }.map { entry in
+                .with { $0.origin = entry.key.rawValue; $0.seq = entry.value }
+            }
+        }
+    }
+
+    public init(wire: Branchdesk_Sync_V1_VersionVector) throws(WireError) {
+        var seqs: [NodeID: UInt64] = [:]
+        for entry in wire.entries {
+            guard let origin = try? NodeID(entry.origin) else { throw WireError(.badFrame, "bad origin '\(entry.origin)' in a vector") }
+            seqs[origin] = max(seqs[origin] ?? 0, entry.seq)
+        }
+        self.init(seqs)
+    }
+}
+
+extension Change {
+    var wire: Branchdesk_Sync_V1_Change {
+        .with { change in
+            switch self {
+            case .intake(let intake):
+                change.intake = .with {
+                    $0.number = intake.number
+                    $0.channel = intake.channel.rawValue
+                    $0.receivedAtMs = intake.receivedAt
+                    $0.takenBy = intake.takenBy
+                    $0.statement = intake.statement
+                }
+            case .write(let field, let value, let seen):
+                change.write = .with {
+                    $0.field = field.rawValue
+                    $0.value = value.wire
+                    $0.seen = seen.map(\.wire)
+                }
+            case .status(let status, let transition):
+                change.status = .with {
+                    $0.round = UInt32(clamping: status.round)
+                    $0.stage = status.stage.rawValue
+                    $0.transition = transition?.rawValue ?? ""
+                }
+            case .escalation(let escalation):
+                change.escalation = .with {
+                    $0.round = UInt32(clamping: escalation.round)
+                    $0.level = UInt32(escalation.level.rawValue)
+                }
+            case .entry(let entry):
+                change.entry = .with {
+                    $0.kind = entry.kind.rawValue
+                    $0.text = entry.text
+                    $0.via = entry.via?.rawValue ?? ""
+                    $0.score = Int32(entry.score ?? 0)
+                    $0.subject = entry.subject ?? ""
+                }
+            case .add(let set, let element):
+                change.add = .with { $0.set = set.rawValue; $0.element = element }
+            case .remove(let set, let element, let observed):
+                change.remove = .with { $0.set = set.rawValue; $0.element = element; $0.observed = observed.map(\.wire) }
+            }
+        }
+    }
+
+    init(wire: Branchdesk_Sync_V1_Change, in label: String) throws(WireError) {
+        func named<T: RawRepresentable>(_ type: T.Type, _ text: String, _ what: String) throws(WireError) -> T
+        where T.RawValue == String {
+            guard let value = T(rawValue: text) else { throw WireError(.badFrame, "\(label): unknown \(what) '\(text)'") }
+            return value
+        }
+        switch wire.kind {
+        case .intake(let intake):
+            self = .intake(
+                Intake(
+                    number: intake.number, channel: try named(Channel.self, intake.channel, "channel"),
+                    receivedAt: intake.receivedAtMs, takenBy: intake.takenBy, statement: intake.statement))
+        case .write(let write):
+            var seen: [OpID] = []
+            for id in write.seen { seen.append(try OpID(wire: id, in: label)) }
+            self = .write(
+                field: try named(Field.self, write.field, "field"), value: try RegisterValue(wire: write.value, in: label),
+                seen: seen)
+        case .status(let status):
+            guard status.round >= 1 else { throw WireError(.badFrame, "\(label): status round must be at least 1") }
+            let transition = status.transition.isEmpty ? nil : try named(Transition.self, status.transition, "transition")
+            self = .status(
+                Status(round: Int(status.round), stage: try named(Stage.self, status.stage, "stage")), transition: transition)
+        case .escalation(let escalation):
+            guard let level = EscalationLevel(rawValue: Int(escalation.level)) else {
+                throw WireError(.badFrame, "\(label): unknown escalation level \(escalation.level)")
+            }
+            self = .escalation(Escalation(round: Int(escalation.round), level: level))
+        case .entry(let entry):
+            self = .entry(
+                Entry(
+                    kind: try named(EntryKind.self, entry.kind, "entry kind"), text: entry.text,
+                    via: entry.via.isEmpty ? nil : try named(Channel.self, entry.via, "channel"),
+                    score: entry.score == 0 ? nil : Int(entry.score), subject: entry.subject.isEmpty ? nil : entry.subject))
+        case .add(let add):
+            self = .add(try named(SetField.self, add.set, "set"), element: add.element)
+        case .remove(let remove):
+            var observed: [OpID] = []
+            for id in remove.observed { observed.append(try OpID(wire: id, in: label)) }
+            self = .remove(try named(SetField.self, remove.set, "set"), element: remove.element, observed: observed)
+        case nil:
+            throw WireError(.badFrame, "\(label): a change of an unknown kind")
+        }
+    }
+}
+
+extension RegisterValue {
+    var wire: Branchdesk_Sync_V1_Value {
+        .with {
+            switch self {
+            case .text(let text): $0.text = text
+            case .number(let number): $0.number = Int64(number)
+            case .satisfaction(let satisfaction):
+                $0.satisfaction = .with { $0.score = Int32(satisfaction.score); $0.remark = satisfaction.remark }
+            }
+        }
+    }
+
+    init(wire: Branchdesk_Sync_V1_Value, in label: String) throws(WireError) {
+        switch wire.kind {
+        case .text(let text): self = .text(text)
+        case .number(let number): self = .number(Int(clamping: number))
+        case .satisfaction(let satisfaction):
+            guard let value = try? Satisfaction(score: Int(satisfaction.score), remark: satisfaction.remark) else {
+                throw WireError(.badFrame, "\(label): satisfaction score \(satisfaction.score) outside 1–5")
+            }
+            self = .satisfaction(value)
+        case nil:
+            throw WireError(.badFrame, "\(label): a value of an unknown kind")
+        }
+    }
+}
