@@ -20,6 +20,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
     ],
     targets: [
         // Pure domain: tickets, lifecycle lattice, field definitions. No I/O, no dependencies.
@@ -37,18 +44,48 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // The `branchdesk` command line: thin commands over TicketStore.
+        // The sync protocol on the wire: generated protobuf, framing, op codecs. NIOCore only.
+        .target(
+            name: "SyncWire",
+            dependencies: [
+                "TicketModel", "Replication",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // TLS transport, certificates, sync sessions, the server and the dialler.
+        .target(
+            name: "SyncTransport",
+            dependencies: [
+                "TicketModel", "Replication", "TicketStore", "SyncWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The `branchdesk` command line: thin commands over TicketStore and SyncTransport.
         .executableTarget(
             name: "branchdesk",
             dependencies: [
-                "TicketModel", "Replication", "TicketStore",
+                "TicketModel", "Replication", "TicketStore", "SyncTransport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
-        // Test helpers: seeded randomness, a manual clock.
-        .target(name: "TestSupport", dependencies: ["Replication"], swiftSettings: strictSettings),
+        // Test helpers: seeded randomness, a manual clock, temporary stores and ticket drafts.
+        .target(name: "TestSupport", dependencies: ["Replication", "TicketStore"], swiftSettings: strictSettings),
         .testTarget(name: "TicketModelTests", dependencies: ["TicketModel"], swiftSettings: strictSettings),
         .testTarget(
             name: "ReplicationTests", dependencies: ["TicketModel", "Replication", "TestSupport"], swiftSettings: strictSettings),
@@ -59,7 +96,21 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        .testTarget(name: "BranchdeskCLITests", dependencies: ["branchdesk"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "SyncTests",
+            dependencies: [
+                "TicketModel", "Replication", "TicketStore", "SyncWire", "SyncTransport", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "BranchdeskCLITests", dependencies: ["branchdesk", "TicketModel", "TicketStore", "TestSupport"],
+            swiftSettings: strictSettings),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,100 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import ServiceLifecycle
+import SyncWire
+import TicketModel
+import TicketStore
+
+/// Dials a peer (a branch dials HQ): one round with `syncOnce()`, or a lasting session with
+/// `run()`, which redials with jittered backoff whenever the link is lost.
+public struct SyncDialler: Service {
+    private let address: HostPort
+    private let expectedRole: NodeRole?
+    private let store: NodeStore
+    private let certificates: NodeCertificates
+    private let settings: SyncSettings
+    private let feed: ChangeFeed?
+    private let logger: Logger
+
+    public init(
+        address: HostPort, expectedRole: NodeRole? = .hq, store: NodeStore, certificates: NodeCertificates,
+        settings: SyncSettings = SyncSettings(), feed: ChangeFeed?, logger: Logger
+    ) {
+        self.address = address
+        self.expectedRole = expectedRole
+        self.store = store
+        self.certificates = certificates
+        self.settings = settings
+        self.feed = feed
+        self.logger = logger
+    }
+
+    /// One catch-up round: returns when both sides hold each other's ops.
+    public func syncOnce() async throws -> SyncSummary {
+        try await session(mode: .once)
+    }
+
+    /// Keeps a live session to the peer until cancelled or shut down, redialling after failures.
+    public func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            var backoff = settings.backoff
+            var random = SystemRandomNumberGenerator()
+            while !Task.isCancelled {
+                do {
+                    _ = try await session(mode: .live)
+                } catch is CancellationError {
+                    return
+                } catch let error as SyncError {
+                    if error.hadSynced { backoff.reset() }
+                    logger.warning("link to \(address) lost: \(error.message)")
+                    if !error.recorded { try await recordFailure(error) }
+                } catch {
+                    logger.warning("link to \(address) lost: \(error)")
+                }
+                let delay = backoff.next(using: &random)
+                logger.info("redialling \(address) in \(delay)")
+                try await Task.sleep(for: delay)
+            }
+        }
+    }
+
+    /// A failure before the peer was identified is recorded against the peer last reached at
+    /// this address, so the admin sees that the link is down and why.
+    private func recordFailure(_ error: SyncError) async throws {
+        guard var peer = try await store.peers().first(where: { $0.address == address.description }) else { return }
+        peer.state = error.kind == .refused ? .refused : .backingOff
+        peer.stateSince = UInt64(Date().timeIntervalSince1970 * 1000)
+        peer.lastError = error.message
+        peer.lastErrorAt = peer.stateSince
+        try await store.record(peer)
+    }
+
+    private func session(mode: SyncSession.Mode) async throws -> SyncSummary {
+        let channel: NIOAsyncChannel<WireFrame, WireFrame>
+        do {
+            let context = try certificates.clientContext()
+            let settings = settings
+            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(.milliseconds(settings.connectTimeout.components.seconds * 1000
+                    + settings.connectTimeout.components.attoseconds / 1_000_000_000_000_000))
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .connect(host: address.host, port: address.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try SyncPipeline.wrap(
+                            channel, tls: NIOSSLClientHandler(context: context, serverHostname: nil), settings: settings)
+                    }
+                }
+        } catch let error as CertificateError {
+            throw SyncError(.refused, error.message)
+        } catch {
+            throw SyncError(.linkLost, "cannot connect to \(address): \(error)")
+        }
+        return try await SyncSession(
+            store: store, side: .dialler(address: address, expectedRole: expectedRole), mode: mode, settings: settings,
+            feed: feed, logger: logger
+        ).run(channel)
+    }
+}

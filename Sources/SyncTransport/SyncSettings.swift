@@ -1,0 +1,87 @@
+import SyncWire
+
+/// The protocol versions this build speaks. The protocol version is independent of the package
+/// version: it changes only when the wire contract in `Protocol/SYNC.md` changes.
+public enum SyncProtocol {
+    public static let versions: ClosedRange<UInt32> = 1...1
+    /// Sent in the hello, for the peer's logs only.
+    public static let software = "branchdesk 0.2.0"
+}
+
+/// The tunables of sync sessions. The defaults suit a branch network over WAN links.
+public struct SyncSettings: Sendable {
+    /// Ops per batch; the receiver refuses batches above `NodeStore.maxBatchOps`.
+    public var batchOps = 500
+    /// Batches a sender may have unacknowledged at once (backpressure).
+    public var window = 4
+    /// A heartbeat is sent when nothing else was sent for this long.
+    public var heartbeatInterval: Duration = .seconds(5)
+    /// The link is declared dead when nothing was heard for this long.
+    public var deadAfter: Duration = .seconds(20)
+    /// A peer must complete its hello within this long after connecting.
+    public var handshakeTimeout: Duration = .seconds(10)
+    /// The largest frame accepted, checked on the length prefix before the frame is buffered.
+    public var maxFrameBytes = SyncFraming.defaultMaxFrameBytes
+    /// How long a dialler waits to connect before it gives up on one attempt.
+    public var connectTimeout: Duration = .seconds(5)
+    /// The dialler's reconnect delays.
+    public var backoff = Backoff()
+    /// The most connections a server holds at once; more are closed as they arrive.
+    public var maxConnections = 2_048
+    /// The most sessions a server holds with one node at once (a redialling branch may briefly
+    /// have its old, not yet dead, session beside the new one).
+    public var maxSessionsPerPeer = 2
+
+    public init() {}
+
+    /// How often a session checks its timers.
+    var tickInterval: Duration { min(heartbeatInterval, deadAfter / 4, handshakeTimeout / 4) }
+}
+
+/// Exponential backoff with full jitter: attempt n waits a uniformly random time in
+/// [0, min(maximum, initial · 2ⁿ)], so branches cut off together do not all redial together.
+public struct Backoff: Sendable {
+    public var initial: Duration = .milliseconds(250)
+    public var maximum: Duration = .seconds(30)
+    private var attempt = 0
+
+    public init(initial: Duration = .milliseconds(250), maximum: Duration = .seconds(30)) {
+        self.initial = initial
+        self.maximum = maximum
+    }
+
+    /// The delay before the next attempt.
+    public mutating func next(using random: inout some RandomNumberGenerator) -> Duration {
+        let ceiling = min(maximum, initial * (1 << min(attempt, 30)))
+        attempt += 1
+        let nanoseconds = ceiling.components.seconds * 1_000_000_000 + ceiling.components.attoseconds / 1_000_000_000
+        return .nanoseconds(Int64.random(in: 0...max(0, nanoseconds), using: &random))
+    }
+
+    /// Starts over after a session that reached its peer.
+    public mutating func reset() { attempt = 0 }
+}
+
+/// A `HOST:PORT` address; IPv6 hosts are written in brackets (`[::1]:7420`).
+public struct HostPort: Sendable, Equatable, CustomStringConvertible {
+    public static let defaultPort = 7420
+    public let host: String
+    public let port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `HOST:PORT`, or returns nil when it is not one.
+    public init?(_ text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port)
+        else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, !host.contains(where: \.isWhitespace) else { return nil }
+        self.init(host: host, port: port)
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import NIOCore
+import Replication
+import SwiftProtobuf
+import SyncTransport
+import SyncWire
+import Testing
+import TestSupport
+import TicketModel
+
+/// `Protocol/vectors/frames.txt` holds one golden frame per message kind, as another team's
+/// implementation would see them on the wire. Each must decode to the frame built here and
+/// re-encode to the same bytes. `BRANCHDESK_WRITE_VECTORS=1 swift test --filter ProtocolVector`
+/// rewrites the file after a deliberate change of the protocol.
+@Suite("Golden frames in Protocol/vectors")
+struct ProtocolVectorTests {
+    static let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+        "../../Protocol/vectors/frames.txt"
+    ).standardized
+
+    /// The canonical frames, by name, with the line that explains each.
+    static func goldenFrames() throws -> [(name: String, what: String, frame: WireFrame)] {
+        let branch = try NodeID("sh-012")
+        let vector = VersionVector([try NodeID("hq"): 3, branch: 7])
+        var draft = try Fixtures.draft()
+        draft.receivedAt = 1_795_300_000_000
+        let opening = Op(
+            id: OpID(origin: branch, seq: 8), hlc: HLCTimestamp(rawValue: 1_795_300_000_000 << 16), ticket: TicketID(origin: branch, counter: 4),
+            actor: "王芳", action: "open",
+            changes: TicketDocument.opening(draft, number: "SH012-20261122-0004", receivedAt: 1_795_300_000_000))
+        return [
+            ("hello", "hello from branch sh-012, protocol versions 1...1, holding {hq:3, sh-012:7}",
+             .with {
+                 $0.hello = .with {
+                     $0.minVersion = 1; $0.maxVersion = 1; $0.nodeID = "sh-012"; $0.role = "branch"
+                     $0.vector = vector.wire; $0.software = "branchdesk 0.2.0"
+                 }
+             }),
+            ("batch", "batch 1 with one op: sh-012#8 opens ticket sh-012:4 (SH012-20261122-0004)",
+             .with { $0.batch = .with { $0.batchID = 1; $0.ops = [opening.wire] } }),
+            ("ack", "ack of batch 1: the receiver now holds {hq:3, sh-012:8}, nothing refused",
+             .with { $0.ack = .with { $0.batchID = 1; $0.vector = VersionVector([try! NodeID("hq"): 3, branch: 8]).wire } }),
+            ("caught-up", "caught-up: the sender has sent everything above {hq:3, sh-012:8}",
+             .with { $0.caughtUp = .with { $0.vector = VersionVector([try! NodeID("hq"): 3, branch: 8]).wire } }),
+            ("heartbeat", "heartbeat sent at 1795300000000 ms", .with { $0.heartbeat = .with { $0.sentAtMs = 1_795_300_000_000 } }),
+            ("error", "error UNAUTHORIZED with its reason",
+             .with {
+                 $0.error = .with {
+                     $0.code = .unauthorized
+                     $0.reason = "op sh-031#1 has origin sh-031, but branch sh-012 may push only its own ops"
+                 }
+             }),
+        ]
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+
+    static func bytes(_ hex: String) throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        var index = hex.startIndex
+        while index < hex.endIndex {
+            let next = hex.index(index, offsetBy: 2)
+            bytes.append(try #require(UInt8(hex[index..<next], radix: 16)))
+            index = next
+        }
+        return bytes
+    }
+
+    @Test("each golden frame decodes to its canonical message and re-encodes byte for byte")
+    func roundTrip() throws {
+        let golden = try Self.goldenFrames()
+        if ProcessInfo.processInfo.environment["BRANCHDESK_WRITE_VECTORS"] == "1" {
+            var text = "# Branchdesk sync protocol v1 golden frames: '# what it is', then 'name hex'.\n"
+            text += "# hex is the length prefix and the Frame; the connection's magic 'BDSK' (4244534b) precedes the first frame only.\n"
+            for (name, what, frame) in golden { text += "\n# \(what)\n\(name) \(Self.hex(frame.bytes))\n" }
+            try text.write(to: Self.file, atomically: true, encoding: .utf8)
+        }
+        let lines = try String(contentsOf: Self.file, encoding: .utf8).split(separator: "\n").filter { !$0.hasPrefix("#") }
+        let recorded = Dictionary(uniqueKeysWithValues: lines.map { line in
+            let parts = line.split(separator: " ")
+            return (String(parts[0]), String(parts[1]))
+        })
+        #expect(Set(recorded.keys) == Set(golden.map(\.name)))
+        for (name, _, frame) in golden {
+            let hex = try #require(recorded[name], "no golden frame '\(name)'")
+            var buffer = ByteBuffer(bytes: SyncFraming.magic + (try Self.bytes(hex)))
+            var decoder = FrameDecoder()
+            let decoded = try #require(try decoder.next(from: &buffer), "'\(name)' is not a complete frame")
+            #expect(buffer.readableBytes == 0, "'\(name)' has trailing bytes")
+            #expect(decoded == frame, "'\(name)' decodes to another message")
+            #expect(Self.hex(decoded.bytes) == hex, "'\(name)' re-encodes to other bytes")
+        }
+    }
+
+    @Test("the op in the golden batch survives the wire unchanged")
+    func opRoundTrip() throws {
+        let batch = try #require(try Self.goldenFrames().first { $0.name == "batch" }?.frame.batch)
+        let op = try Op(wire: batch.ops[0])
+        #expect(op.wire == batch.ops[0])
+        #expect(op.id == OpID(origin: try NodeID("sh-012"), seq: 8))
+    }
+}
+
+@Suite("Reconnect backoff")
+struct BackoffTests {
+    @Test("delays grow exponentially up to the maximum, jittered within [0, ceiling], and reset")
+    func bounds() {
+        var random = SeededRandom(seed: 11)
+        var backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(2))
+        let ceilings: [Duration] = [.milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800), .milliseconds(1600), .seconds(2), .seconds(2)]
+        var delays: [Duration] = []
+        for ceiling in ceilings {
+            let delay = backoff.next(using: &random)
+            #expect(delay >= .zero && delay <= ceiling, "seed \(random.seed)")
+            delays.append(delay)
+        }
+        #expect(Set(delays).count > 1, "jitter varies the delays (seed \(random.seed))")
+        backoff.reset()
+        #expect(backoff.next(using: &random) <= .milliseconds(100))
+    }
+}

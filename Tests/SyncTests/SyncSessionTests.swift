@@ -1,0 +1,144 @@
+import Foundation
+import Replication
+import SyncTransport
+import TestSupport
+import Testing
+import TicketModel
+import TicketStore
+
+@Suite("Sync sessions between real nodes over mutual TLS on loopback")
+struct SyncSessionTests {
+    @Test("branches edit while HQ is down; HQ starts; all three converge and HQ's edits flow back")
+    func offlineBranchesThenHQ() async throws {
+        let company = try Company()
+        let hq = try company.node("hq", role: .hq)
+        let pudong = try company.node("sh-012")
+        let minhang = try company.node("sh-031")
+        for index in 1...5 {
+            try await company.openTicket(at: pudong, title: "浦东投诉 \(index)")
+            try await company.openTicket(at: minhang, title: "闵行投诉 \(index)")
+        }
+
+        // HQ is not listening yet: the round fails as a lost link and the branch keeps its edits.
+        let unreachable = HostPort(host: "127.0.0.1", port: try await company.serve(hq).stoppedPort())
+        await #expect(throws: SyncError.self) { _ = try await company.dialler(pudong, to: unreachable).syncOnce() }
+        #expect(try await pudong.store.versionVector()[pudong.store.identity.nodeID] == 10)
+
+        let server = try await company.serve(hq)
+        let first = try await company.dialler(pudong, to: server.address).syncOnce()
+        #expect(first.peer.nodeID == hq.store.identity.nodeID)
+        #expect(first.opsSent == 10)
+        _ = try await company.dialler(minhang, to: server.address).syncOnce()
+        #expect(try await hq.store.tickets(TicketFilter()).count == 10)
+
+        // HQ escalates and reassigns a Pudong ticket; the branches receive it with their next round.
+        let number = try await pudong.store.tickets(TicketFilter()).first!.number
+        _ = try await hq.store.edit(number, actor: "总部投诉办", action: "escalate") { try $0.escalate(to: .headquarters) }
+        _ = try await hq.store.edit(number, actor: "总部投诉办", action: "assign") { try $0.assign(to: "李经理") }
+        let second = try await company.dialler(pudong, to: server.address).syncOnce()
+        #expect(second.opsReceived == 2 + 10)  // HQ's two edits and Minhang's ten ops
+        _ = try await company.dialler(minhang, to: server.address).syncOnce()
+        #expect(try await pudong.store.ticket(number).assignee == "李经理")
+
+        let digests = try await [hq.store.digest(), pudong.store.digest(), minhang.store.digest()]
+        #expect(Set(digests).count == 1)
+        let vectors = try await [hq.store.versionVector(), pudong.store.versionVector(), minhang.store.versionVector()]
+        #expect(Set(vectors).count == 1)
+
+        // Each side recorded the other: HQ sees both branches synced, with nothing waiting.
+        let peers = try await hq.store.peers()
+        #expect(peers.map(\.nodeID.rawValue) == ["sh-012", "sh-031"])
+        #expect(peers.allSatisfy { $0.lastSyncAt != nil && $0.lastError == nil })
+        let pudongView = try #require(try await pudong.store.peers().first)
+        #expect(pudongView.nodeID.rawValue == "hq" && pudongView.state == .offline)
+        #expect(pudongView.opsWaitingToSend(from: vectors[1], only: pudong.store.identity.nodeID) == 0)
+        await server.stop()
+    }
+
+    @Test("a catch-up of many ops streams in windowed batches, and a rerun after a cut sends only the rest")
+    func cutMidCatchUpResumes() async throws {
+        let company = try Company(batchOps: 50, window: 2)
+        let hq = try company.node("hq", role: .hq)
+        let branch = try company.node("sh-012")
+        for index in 1...300 { try await company.openTicket(at: branch, title: "投诉 \(index)") }  // 600 ops
+        let branchVector = try await branch.store.versionVector()
+
+        // Cut the link once HQ has committed part of the catch-up: the server goes away mid-stream.
+        let server = try await company.serve(hq)
+        let round = Task { try await company.dialler(branch, to: server.address).syncOnce() }
+        try await eventually("HQ committing part of the catch-up") { try await hq.store.opCount() >= 100 }
+        await server.stop()
+        await #expect(throws: SyncError.self) { _ = try await round.value }
+        let partial = try await hq.store.opCount()
+        #expect(partial < 600)
+
+        // The rerun resumes from what HQ holds: nothing lost, nothing applied twice.
+        let restarted = try await company.serve(hq)
+        let summary = try await company.dialler(branch, to: restarted.address).syncOnce()
+        #expect(UInt64(summary.opsSent) == 600 - partial)
+        #expect(try await hq.store.versionVector() == branchVector)
+        #expect(try await hq.store.digest() == branch.store.digest())
+        await restarted.stop()
+    }
+
+    @Test("ops with long texts are batched under the frame limit and all arrive")
+    func longTextsFitTheFrameLimit() async throws {
+        let company = try Company(batchOps: 500, window: 4)
+        let hq = try company.node("hq", role: .hq)
+        let branch = try company.node("sh-012")
+        let statement = String(repeating: "顾客详细陈述了事情经过。", count: 5_000)  // about 180 KiB per op
+        for _ in 1...40 { _ = try await branch.store.openTicket(Fixtures.draft(statement: statement), actor: "王芳") }
+        let server = try await company.serve(hq)
+        let summary = try await company.dialler(branch, to: server.address).syncOnce()
+        #expect(summary.opsSent == 40)  // about 7 MiB in all, against a 4 MiB frame limit
+        #expect(try await hq.store.digest() == branch.store.digest())
+        await server.stop()
+    }
+
+    @Test("a live session pushes an edit to HQ as it commits, and HQ's edit back, with no command run")
+    func liveTail() async throws {
+        let company = try Company()
+        let hq = try company.node("hq", role: .hq)
+        let branch = try company.node("sh-012")
+        let server = try await company.serve(hq)
+        let feed = ChangeFeed(store: branch.store, pollInterval: .milliseconds(10))
+        let feedTask = Task { try await feed.run() }
+        let link = Task { try await company.dialler(branch, to: server.address, feed: feed).run() }
+        try await eventually("the branch going live") { try await branch.store.peers().first?.state == .live }
+
+        let number = try await company.openTicket(at: branch, title: "门店空调漏水")
+        try await eventually("HQ receiving the new ticket") { try await hq.store.tickets(TicketFilter()).count == 1 }
+        _ = try await hq.store.edit(number, actor: "总部", action: "escalate") { try $0.escalate(to: .headquarters) }
+        try await eventually("the branch receiving HQ's escalation") {
+            try await branch.store.versionVector()[hq.store.identity.nodeID] == 1
+        }
+        #expect(try await hq.store.digest() == branch.store.digest())
+        try await eventually("HQ recording that the live branch holds everything") {
+            let record = try await hq.store.peers().first
+            let vector = try await hq.store.versionVector()
+            return record?.state == .live && record?.opsWaitingToSend(from: vector, only: nil) == 0
+        }
+
+        // HQ goes away: the branch keeps taking edits and redials; when HQ returns they flow again.
+        await server.stop()
+        try await company.openTicket(at: branch, title: "断网时的投诉")
+        try await eventually("the branch noticing the lost link") { try await branch.store.peers().first?.state != .live }
+        let back = try await company.serve(hq, port: server.address.port)
+        try await eventually("HQ receiving the edit made while it was down") {
+            try await hq.store.tickets(TicketFilter()).count == 2
+        }
+        link.cancel()
+        feedTask.cancel()
+        _ = await link.result
+        _ = await feedTask.result
+        await back.stop()
+    }
+}
+
+extension Company.RunningServer {
+    /// Stops the server and returns the port it had, now closed.
+    func stoppedPort() async -> Int {
+        await stop()
+        return server.port
+    }
+}
