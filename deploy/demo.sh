@@ -1,37 +1,88 @@
 #!/usr/bin/env bash
-# Branchdesk demo: a branch node with no link to anyone takes a complaint by phone and handles it
-# through the whole process. Builds the binary, works in a temporary folder, removes it at the end.
+# Branchdesk demo: a company on this machine. Creates a CA and certificates, two branches that take
+# complaints while headquarters is down, then HQ; the branches sync, HQ's edits flow back, a live
+# branch pushes a new complaint by itself, and a concurrent edit shows up as a conflict.
+# Everything happens in a temporary folder on 127.0.0.1; every process it starts is stopped at the end
+# (also on Ctrl-C).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 swift build --product branchdesk >/dev/null
 bin="$(swift build --show-bin-path)/branchdesk"
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT INT TERM
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-export BRANCHDESK_DATA="$work/sh-pudong-012"
 export BRANCHDESK_USER="王芳"
 if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
-step() { printf '\n%s$ branchdesk %s%s\n' "$bold" "$*" "$plain"; "$bin" "$@"; }
+say() { printf '\n%s# %s%s\n' "$bold" "$*" "$plain"; }
+step() { printf '%s$ branchdesk %s%s\n' "$bold" "$*" "$plain"; "$bin" "$@"; }
+# A free port on 127.0.0.1 for HQ.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+hq="$work/hq" pudong="$work/sh-pudong-012" chaoyang="$work/bj-chaoyang-003" certs="$work/certs"
 
-step init --node-id sh-pudong-012 --role branch --code SH012 --time-zone Asia/Shanghai
-number=$("$bin" ticket open --customer 张三 --phone "138 0013 8000" --channel phone --category product \
-    --severity 2 --kind claim --title "手机频繁死机" --body "买了三天就频繁死机，要求换货" --request "换新机" \
-    --department 售后部)
-printf '\n%s$ branchdesk ticket open --customer 张三 … --title 手机频繁死机%s\n%s\n' "$bold" "$plain" "$number"
-"$bin" ticket open --customer 李四 --phone "021-6234 5678" --channel walk-in --category price --severity 1 \
-    --title "标价与结账价格不一致" --body "货架标价 39 元，结账收 45 元" >/dev/null
+say "The admin creates the company CA and a certificate per node (no OpenSSL needed)"
+step certs create-ca --certs "$certs"
+step certs create-node --certs "$certs" --node-id hq --role hq
+step certs create-node --certs "$certs" --node-id sh-pudong-012 --role branch
+step certs create-node --certs "$certs" --node-id bj-chaoyang-003 --role branch
+step init --data "$hq" --node-id hq --role hq --certs "$certs" --time-zone Asia/Shanghai
+step init --data "$pudong" --node-id sh-pudong-012 --role branch --code SH012 --certs "$certs" --hq "127.0.0.1:$port" --time-zone Asia/Shanghai
+step init --data "$chaoyang" --node-id bj-chaoyang-003 --role branch --code BJ003 --certs "$certs" --hq "127.0.0.1:$port" --time-zone Asia/Shanghai
 
-step ticket list
-step ticket transition "$number" close || echo "(refused, exit $?: a complaint is closed only after the reply)"
-step ticket transition "$number" accept
-step ticket assign "$number" --to 李主管 --department 售后部
-step ticket investigate "$number" --cause "批次固件缺陷" --conclusion "投诉属实" --countermeasure "更换新机" --prevention "升级固件并抽检"
-step ticket transition "$number" submit
-step ticket transition "$number" approve --reason "同意换新" --by 店长
-step ticket reply "$number" --message "为您免费更换新机，3 日内到店领取" --via phone --promised-date 2026-11-30
-step ticket follow-up "$number" --score 5 --remark "很满意" --close
-step ticket search 死机
-step ticket show "$number"
-step status
-step digest
+say "Headquarters is down. The branches keep taking complaints by phone."
+number=$("$bin" ticket open --data "$pudong" --customer 张三 --phone "138 0013 8000" --channel phone --category product \
+    --severity 2 --kind claim --title "手机频繁死机" --body "买了三天就频繁死机，要求换货" --request "换新机" --department 售后部)
+printf '%s$ branchdesk ticket open --data sh-pudong-012 --customer 张三 … --title 手机频繁死机%s\n%s\n' "$bold" "$plain" "$number"
+step ticket transition --data "$pudong" "$number" close || echo "(refused, exit $?: a complaint is closed only after the reply)"
+step ticket transition --data "$pudong" "$number" accept
+step ticket investigate --data "$pudong" "$number" --cause "批次固件缺陷" --conclusion "投诉属实" --countermeasure "更换新机"
+other=$("$bin" ticket open --data "$chaoyang" --customer 李四 --phone "010-6234 5678" --channel walk-in --category price \
+    --severity 1 --title "标价与结账价格不一致" --body "货架标价 39 元，结账收 45 元")
+printf '%s$ branchdesk ticket open --data bj-chaoyang-003 --customer 李四 … --title 标价与结账价格不一致%s\n%s\n' "$bold" "$plain" "$other"
+step sync --data "$pudong" --once || echo "(exit $?: HQ is unreachable; the branch keeps working and syncs later)"
+
+say "Headquarters starts; each branch runs one catch-up round"
+"$bin" serve --data "$hq" --listen "127.0.0.1:$port" >"$work/hq.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do grep -q "listening on" "$work/hq.log" && break; sleep 0.1; done
+step sync --data "$pudong" --once
+step sync --data "$chaoyang" --once
+step ticket list --data "$hq"
+
+say "HQ escalates the Pudong claim and the Beijing branch changes a severity while both are offline to each other"
+step ticket escalate --data "$hq" "$number" --to hq --by 总部投诉办
+step ticket update --data "$hq" "$other" --severity 2 --by 总部投诉办
+step ticket update --data "$chaoyang" "$other" --severity 3 --by 门店经理
+
+say "Pudong now keeps a live session: HQ's escalation arrives, and its new edits reach HQ with no command run"
+"$bin" serve --data "$pudong" >"$work/pudong.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do "$bin" ticket show --data "$pudong" "$number" --json | grep -q '"escalation" : "hq"' && break; sleep 0.1; done
+step ticket transition --data "$pudong" "$number" submit
+step ticket transition --data "$pudong" "$number" approve --reason "同意换新" --by 店长
+step ticket reply --data "$pudong" "$number" --message "为您免费更换新机，3 日内到店领取" --via phone --promised-date 2026-11-30
+for _ in $(seq 100); do "$bin" ticket show --data "$hq" "$number" --json | grep -q '"stage" : "replied"' && break; sleep 0.1; done
+step ticket show --data "$hq" "$number"
+
+say "Beijing syncs: the concurrent severity edits become a visible conflict, the same on both sides"
+step sync --data "$chaoyang" --once
+step conflicts --data "$hq"
+step conflicts resolve --data "$hq" "$other" severity --value 3 --by 总部投诉办
+step sync --data "$chaoyang" --once
+for _ in $(seq 100); do
+    [ "$("$bin" digest --data "$pudong")" = "$("$bin" digest --data "$hq")" ] && break
+    sleep 0.1
+done
+
+say "Every replica holds the same tickets; HQ's replication status"
+step status --data "$hq"
+step digest --data "$hq"
+step digest --data "$pudong"
+step digest --data "$chaoyang"

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TicketModel
+import SyncTransport
 import TicketStore
 
 /// The `branchdesk` command line.
@@ -13,10 +14,12 @@ struct Branchdesk: AsyncParsableCommand {
             The data directory comes from --data DIR or the BRANCHDESK_DATA environment variable.
             Exit codes: 0 success, 2 not allowed now or invalid value, 3 unknown ticket, 4 not a node
             (or already one), 5 database locked, 6 disk read-only or full or failing, 7 damaged database,
-            64 bad command-line usage.
+            8 sync failed (link lost or incomplete), 9 refused (certificate, identity, version or
+            authorisation), 64 bad command-line usage.
             """,
         subcommands: [
-            InitCommand.self, TicketCommand.self, ConflictsCommand.self, StatusCommand.self, DigestCommand.self,
+            InitCommand.self, CertsCommand.self, ServeCommand.self, SyncCommand.self, TicketCommand.self,
+            ConflictsCommand.self, StatusCommand.self, DigestCommand.self,
         ]
     )
 
@@ -33,6 +36,10 @@ struct Branchdesk: AsyncParsableCommand {
             fail(error.message, code: 2)
         } catch let error as StoreError {
             fail(error.message, code: exitCode(for: error.code))
+        } catch let error as CertificateError {
+            fail(error.message, code: 9)
+        } catch let error as SyncError {
+            fail("sync failed: \(error.message)", code: error.kind == .refused ? 9 : 8)
         } catch {
             exit(withError: error)
         }

@@ -32,6 +32,16 @@ struct ActorOptions: ParsableArguments {
     }
 }
 
+/// `--show-personal`: lists mask customers' phone numbers unless asked not to.
+struct PersonalDataOptions: ParsableArguments {
+    @Flag(name: .customLong("show-personal"), help: "Show customers' phone numbers in full (they are masked by default).")
+    var showPersonal = false
+
+    func apply(to tickets: [TicketSummary]) -> [TicketSummary] {
+        showPersonal ? tickets : tickets.map { $0.maskingPersonalData() }
+    }
+}
+
 /// `--json` for machine output.
 struct OutputOptions: ParsableArguments {
     @Flag(name: .long, help: "Print JSON instead of text.")

@@ -59,11 +59,11 @@ enum Output {
             print("no tickets")
             return
         }
-        let header = ["NUMBER", "STATUS", "SEV", "CATEGORY", "CUSTOMER", "ASSIGNEE", "RECEIVED", "TITLE"]
+        let header = ["NUMBER", "STATUS", "SEV", "CATEGORY", "CUSTOMER", "PHONE", "ASSIGNEE", "RECEIVED", "TITLE"]
         let rows = tickets.map {
             [
                 $0.number, $0.round > 1 ? "\($0.status)/r\($0.round)" : $0.status, String($0.severity), $0.category,
-                clip($0.customer, 12), clip($0.assignee, 12), time($0.receivedAt, zone: zone), clip($0.title, 40),
+                clip($0.customer, 12), $0.phone, clip($0.assignee, 12), time($0.receivedAt, zone: zone), clip($0.title, 40),
             ]
         }
         print(table([header] + rows))

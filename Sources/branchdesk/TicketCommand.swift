@@ -10,7 +10,7 @@ struct TicketCommand: AsyncParsableCommand {
         abstract: "Take and handle complaint tickets.",
         subcommands: [
             OpenTicket.self, ShowTicket.self, ListTickets.self, SearchTickets.self, UpdateTicket.self,
-            TransitionTicket.self, EscalateTicket.self, AssignTicket.self, NoteTicket.self, TagTicket.self,
+            TransitionTicket.self, EscalateTicket.self, AssignTicket.self, TransferTicket.self, NoteTicket.self, TagTicket.self,
             InvestigateTicket.self, ReplyTicket.self, FollowUpTicket.self,
         ]
     )
@@ -72,6 +72,7 @@ struct ListTickets: AsyncParsableCommand {
 
     @OptionGroup var data: DataOptions
     @OptionGroup var output: OutputOptions
+    @OptionGroup var personal: PersonalDataOptions
     @Option(help: "Only tickets at this stage.") var status: Stage?
     @Flag(help: "Only tickets not yet closed or rejected.") var open = false
     @Option(help: "Only this severity.") var severity: Severity?
@@ -99,7 +100,7 @@ struct ListTickets: AsyncParsableCommand {
         filter.origin = try origin.map { try NodeID($0) }
         filter.phone = phone
         filter.limit = limit
-        let tickets = try await store.tickets(filter)
+        let tickets = personal.apply(to: try await store.tickets(filter))
         if output.json { try Output.json(tickets) } else { Output.summaries(tickets, zone: store.identity.timeZone) }
     }
 }
@@ -110,11 +111,12 @@ struct SearchTickets: AsyncParsableCommand {
 
     @OptionGroup var data: DataOptions
     @OptionGroup var output: OutputOptions
+    @OptionGroup var personal: PersonalDataOptions
     @Argument(help: "The text to look for, e.g. 死机.") var text: String
 
     func run() async throws {
         let store = try data.openStore()
-        let tickets = try await store.search(text)
+        let tickets = personal.apply(to: try await store.search(text))
         if output.json { try Output.json(tickets) } else { Output.summaries(tickets, zone: store.identity.timeZone) }
     }
 }

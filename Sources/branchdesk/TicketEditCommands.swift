@@ -89,6 +89,24 @@ struct EscalateTicket: AsyncParsableCommand {
     }
 }
 
+struct TransferTicket: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "transfer",
+        abstract: "Hand a ticket to another branch (HQ only): that branch handles it from then on.")
+
+    @OptionGroup var edit: EditOptions
+    @Option(help: "The node id of the branch that takes the ticket over.") var to: String
+
+    func validate() throws {
+        guard NodeID.isValid(to) else { throw ValidationError("invalid --to '\(to)': give the node id of a branch, e.g. sh-pudong-012") }
+    }
+
+    func run() async throws {
+        let node = try NodeID(to)
+        try await edit.commit("transfer") { try $0.transfer(to: node) }
+    }
+}
+
 struct AssignTicket: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "assign", abstract: "Hand a ticket to a person (and department).")

@@ -58,3 +58,56 @@ final class CommandLineRunner {
 
     func run(_ arguments: String...) throws -> Result { try run(arguments) }
 }
+
+/// A long-running `branchdesk` process (e.g. `serve`), stopped when the test is done with it:
+/// SIGTERM, then SIGKILL if it has not exited within five seconds.
+final class RunningProcess: @unchecked Sendable {
+    let process = Process()
+    private let output = Pipe()
+    private let lock = NSLock()
+    private var stdout = ""
+
+    init(_ arguments: [String]) throws {
+        process.executableURL = CommandLineRunner.binary
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["BRANCHDESK_USER"] = "王芳"
+        process.environment = environment
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        output.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let text = String(decoding: handle.availableData, as: UTF8.self)
+            self?.lock.withLock { self?.stdout += text }
+        }
+        try process.run()
+    }
+
+    deinit { stop() }
+
+    /// Waits for a line on stdout that contains `needle` and returns it.
+    func line(containing needle: String, timeout: TimeInterval = 30) throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let line = lock.withLock({ stdout.split(separator: "\n").first { $0.contains(needle) } }) { return String(line) }
+            guard process.isRunning else { break }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "no line with '\(needle)' from \(process.arguments ?? [])"])
+    }
+
+    /// Kills the process at once, as a power cut would.
+    func kill() {
+        guard process.isRunning else { return }
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    func stop() {
+        output.fileHandleForReading.readabilityHandler = nil
+        guard process.isRunning else { return }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        kill()
+    }
+}

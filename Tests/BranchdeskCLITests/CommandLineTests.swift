@@ -112,8 +112,8 @@ import Testing
         let rows = try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]]
         #expect(rows?.map { $0["number"] as? String } == [number])
         #expect(try cli.run("conflicts").stdout == "no conflicts\n")
-        let status = try cli.run("status", "--json").object()
-        #expect(status["tickets"] as? Int == 1 && status["nodeID"] as? String == "sh-pudong-012")
+        let status = try cli.run("status", "--json").object()["node"] as? [String: Any]
+        #expect(status?["tickets"] as? Int == 1 && status?["nodeID"] as? String == "sh-pudong-012")
     }
 
     @Test func helpNamesTheContractFlags() throws {

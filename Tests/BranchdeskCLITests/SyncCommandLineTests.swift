@@ -1,0 +1,153 @@
+import Foundation
+import Replication
+import TestSupport
+import Testing
+import TicketModel
+import TicketStore
+
+/// A company run as real processes: certificates from `certs`, nodes from `init`, HQ from
+/// `serve`, branches syncing with `sync --once` and `serve`, all on 127.0.0.1.
+@Suite("Sync from the command line")
+struct SyncCommandLineTests {
+    let cli = CommandLineRunner()
+    var certs: String { cli.folder.appendingPathComponent("certs").path }
+    func data(_ node: String) -> String { cli.folder.appendingPathComponent(node).path }
+
+    /// `branchdesk ARGS` that must succeed.
+    @discardableResult
+    func ok(_ arguments: String...) throws -> String {
+        let result = try cli.run(arguments)
+        #expect(result.status == 0, "branchdesk \(arguments.joined(separator: " ")): \(result.stderr)")
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// A CA, HQ and `branches`, all initialised; branches dial HQ at `port`.
+    func company(branches: [String], port: Int) throws {
+        try ok("certs", "create-ca", "--certs", certs)
+        try ok("certs", "create-node", "--certs", certs, "--node-id", "hq", "--role", "hq")
+        try ok("init", "--data", data("hq"), "--node-id", "hq", "--role", "hq", "--certs", certs)
+        for branch in branches {
+            try ok("certs", "create-node", "--certs", certs, "--node-id", branch, "--role", "branch")
+            try ok("init", "--data", data(branch), "--node-id", branch, "--role", "branch", "--certs", certs, "--hq", "127.0.0.1:\(port)")
+        }
+        // Private keys and the tickets (customers' names and phones) are readable by the node's owner only.
+        for (path, mode) in [("/tls/node-key.pem", 0o600), ("/branchdesk.sqlite", 0o600), ("", 0o700)] {
+            let attributes = try FileManager.default.attributesOfItem(atPath: data("hq") + path)
+            #expect((attributes[.posixPermissions] as? Int) == mode, "\(path) has mode \(String(describing: attributes[.posixPermissions]))")
+        }
+    }
+
+    func serveHQ(port: Int) throws -> RunningProcess {
+        let hq = try RunningProcess(["serve", "--data", data("hq"), "--listen", "127.0.0.1:\(port)"])
+        #expect(try hq.line(containing: "listening on").hasSuffix("127.0.0.1:\(port)"))
+        return hq
+    }
+
+    func digest(_ node: String) throws -> String { try ok("digest", "--data", data(node)) }
+
+    func open(at node: String, _ title: String) throws -> String {
+        try ok(
+            "ticket", "open", "--data", data(node), "--customer", "张三", "--phone", "13800138000", "--channel", "phone",
+            "--category", "product", "--severity", "1", "--title", title)
+    }
+
+    @Test("branches work while HQ is down, sync once it is up, HQ's edits flow back, and a live edit arrives by itself")
+    func offlineThenOnceThenLive() throws {
+        let port = try freeLoopbackPort()
+        try company(branches: ["sh-012", "sh-031"], port: port)
+        let pudong = try open(at: "sh-012", "手机频繁死机")
+        _ = try open(at: "sh-031", "收银员态度差")
+
+        let refused = try cli.run(["sync", "--data", data("sh-012"), "--once"])
+        #expect(refused.status == 8 && refused.stderr.contains("cannot connect to 127.0.0.1:\(port)"), "\(refused.stderr)")
+
+        let hq = try serveHQ(port: port)
+        defer { hq.stop() }
+        #expect(try ok("sync", "--data", data("sh-012"), "--once").contains("both hold each other's ops"))
+        try ok("sync", "--data", data("sh-031"), "--once")
+        try ok("ticket", "escalate", "--data", data("hq"), pudong, "--to", "hq", "--by", "总部投诉办")
+        try ok("sync", "--data", data("sh-012"), "--once")
+        try ok("sync", "--data", data("sh-031"), "--once")
+        #expect(try ok("ticket", "show", "--data", data("sh-012"), pudong).contains("总部投诉办"))
+        let digests = try ["hq", "sh-012", "sh-031"].map(digest)
+        #expect(Set(digests).count == 1, "\(digests)")
+
+        // A branch that keeps a session: its new ticket reaches HQ without any further command.
+        let branch = try RunningProcess(["serve", "--data", data("sh-012")])
+        defer { branch.stop() }
+        _ = try branch.line(containing: "syncing with headquarters")
+        let live = try open(at: "sh-012", "门店空调漏水")
+        try waitUntil("the live edit reaching HQ") { try cli.run(["ticket", "show", "--data", data("hq"), live]).status == 0 }
+
+        let status = try cli.run(["status", "--data", data("hq"), "--json"]).object()
+        let peers = try #require(status["peers"] as? [[String: Any]])
+        let records = peers.compactMap { $0["record"] as? [String: Any] }
+        #expect(records.compactMap { $0["nodeID"] as? String }.sorted() == ["sh-012", "sh-031"])
+        #expect(try ok("status", "--data", data("sh-012")).contains("hq"))
+    }
+
+    @Test("a branch killed mid-catch-up resumes on the next run and loses nothing")
+    func killedMidCatchUp() async throws {
+        let port = try freeLoopbackPort()
+        try company(branches: ["sh-012"], port: port)
+        let total = try await fillBranch(data("sh-012"), id: "sh-012", tickets: 6_000)
+        let hq = try serveHQ(port: port)
+        defer { hq.stop() }
+
+        let round = try RunningProcess(["sync", "--data", data("sh-012"), "--once"])
+        let hqStore = try NodeStore.open(in: data("hq"))
+        try await waitUntilAsync("HQ committing part of the catch-up") { try await hqStore.opCount() > 0 }
+        round.kill()
+        let partial = try await hqStore.opCount()
+        #expect(partial < total, "the round finished before it could be cut; make the catch-up larger")
+        print("killed the branch with \(partial) of \(total) ops at HQ")
+
+        #expect(try ok("sync", "--data", data("sh-012"), "--once").contains("both hold each other's ops"))
+        #expect(try await hqStore.opCount() == total)
+        #expect(try digest("hq") == digest("sh-012"))
+    }
+
+    /// Gives the branch `tickets` tickets of its own quickly: they are made in memory under the
+    /// branch's identity and applied to its store in large batches.
+    func fillBranch(_ directory: String, id: String, tickets: Int) async throws -> UInt64 {
+        let scratch = try Fixtures.memoryStore(id)
+        for index in 1...tickets { _ = try await scratch.openTicket(Fixtures.draft(title: "投诉 \(index)"), actor: "王芳") }
+        let store = try NodeStore.open(in: directory)
+        try await Fixtures.sync(scratch, to: store, batchSize: NodeStore.maxBatchOps)
+        return try await store.opCount()
+    }
+
+    func waitUntil(_ what: String, timeout: TimeInterval = 15, _ condition: () throws -> Bool) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if try condition() { return }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        Issue.record("\(what) did not happen within \(timeout) s")
+    }
+
+    func waitUntilAsync(_ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        Issue.record("\(what) did not happen within \(timeout)")
+    }
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on right now.
+func freeLoopbackPort() throws -> Int {
+    let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(socket) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
+    }
+    guard bound else { throw CocoaError(.fileWriteUnknown) }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
