@@ -55,6 +55,8 @@ struct Simulation {
     var inFlight: [Message] = []
     var partitioned: Set<[Int]> = []
     var localOps = 0
+    /// The ticket a branch changed last and how, which HQ is likely to look at next.
+    var lastBranchEdit: (ticket: String, choice: Int)?
 
     init(seed: UInt64) throws {
         self.seed = seed
@@ -91,7 +93,7 @@ struct Simulation {
     }
 
     private mutating func edit() async throws {
-        // HQ (node 0) acts on many branches' tickets: a third of the edits are its own.
+        // HQ (node 0) acts on every branch's tickets — escalations, replies — so it makes a third of the edits.
         let index = random.chance(0.33) ? 0 : Int.random(in: 1..<nodes.count, using: &random)
         let node = nodes[index]
         var filter = TicketFilter()
@@ -104,15 +106,21 @@ struct Simulation {
         }
         // A branch changes the tickets it handles (those it opened, unless HQ transferred them away);
         // HQ changes any, and now and then transfers one to a branch.
+        // HQ often follows up a ticket a branch is working on right now, which makes concurrent edits of one
+        // ticket (and so conflicts) frequent.
         let own = node.identity.role == .hq ? tickets : tickets.filter { $0.origin == node.identity.nodeID.rawValue }
         guard !own.isEmpty else { return }
-        let ticket = random.pick(own)
+        let followed = node.identity.role == .hq && random.chance(0.7) ? own.first { $0.id == lastBranchEdit?.ticket } : nil
+        let ticket = followed ?? random.pick(own)
         if node.identity.role == .hq, random.chance(0.05) {
             let branch = nodes[Int.random(in: 1..<nodes.count, using: &random)].identity.nodeID
             if (try? await node.edit(ticket.id, actor: "hq", action: "transfer") { try $0.transfer(to: branch) }) != nil { localOps += 1 }
             return
         }
-        let (choice, pick) = (Int.random(in: 0..<9, using: &random), random.next())
+        // Following a ticket up, HQ often changes what the branch just changed.
+        let repeated = followed != nil && random.chance(0.7) ? lastBranchEdit?.choice : nil
+        let (choice, pick) = (repeated ?? Int.random(in: 0..<9, using: &random), random.next())
+        if node.identity.role == .branch { lastBranchEdit = (ticket.id, choice) }
         do {
             _ = try await node.edit(ticket.id, actor: "n\(index)", action: "edit\(choice)") { document in
                 try Simulation.change(choice, pick, of: document)
