@@ -60,6 +60,12 @@ struct SyncSession {
             }
         } catch let error as SyncError {
             failure = error
+        } catch let error where !isDialler && state.roundFinished && Self.isTransportError(error) {
+            // The peer went away after a finished round, cleanly or not (a one-off peer closing while we
+            // pushed newer ops, a TLS close without close_notify, a reset): a normal end, not an error.
+            logger.debug("peer left after its round", metadata: ["error": "\(error)"])
+            if let summary = try? await state.closedByPeer(keepingLinkUp: false) { return summary }
+            failure = SyncError(.linkLost, "the connection failed: \(error)")
         } catch let error where error is NIOSSLError || error is BoringSSLError {
             failure = SyncError(
                 .refused,
@@ -69,10 +75,6 @@ struct SyncSession {
             throw error
         } catch let error as StoreError {
             failure = SyncError(.linkLost, "the local store failed: \(error)")
-        } catch let error as ChannelError where !isDialler && state.roundFinished {
-            // A one-off peer closed after its round while we were pushing newer ops: a normal end.
-            if let summary = try? await state.closedByPeer(keepingLinkUp: false) { return summary }
-            failure = SyncError(.linkLost, "the connection failed: \(error)")
         } catch {
             failure = SyncError(.linkLost, "the connection failed: \(error)")
         }
@@ -173,6 +175,11 @@ struct SyncSession {
         case nil:
             throw WireError(.unexpectedMessage, "a frame of a kind this protocol version does not define")
         }
+    }
+
+    /// Whether `error` came from the connection (TCP or TLS) rather than the protocol or the store.
+    private static func isTransportError(_ error: any Error) -> Bool {
+        error is ChannelError || error is IOError || error is NIOSSLError || error is BoringSSLError
     }
 
     private var isDialler: Bool {

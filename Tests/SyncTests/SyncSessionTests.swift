@@ -48,7 +48,7 @@ struct SyncSessionTests {
         // Each side recorded the other: HQ sees both branches synced, with nothing waiting.
         let peers = try await hq.store.peers()
         #expect(peers.map(\.nodeID.rawValue) == ["sh-012", "sh-031"])
-        #expect(peers.allSatisfy { $0.lastSyncAt != nil && $0.lastError == nil })
+        #expect(peers.allSatisfy { $0.lastSyncAt != nil && $0.lastError == nil }, "\(peers.map { ($0.nodeID, $0.lastError) })")
         let pudongView = try #require(try await pudong.store.peers().first)
         #expect(pudongView.nodeID.rawValue == "hq" && pudongView.state == .offline)
         #expect(pudongView.opsWaitingToSend(from: vectors[1], only: pudong.store.identity.nodeID) == 0)
