@@ -33,11 +33,13 @@ let package = Package(
         .target(name: "TicketModel", swiftSettings: strictSettings),
         // Pure CRDT core: HLC, ops, merge rules, version vectors, reference replica. No I/O.
         .target(name: "Replication", dependencies: ["TicketModel"], swiftSettings: strictSettings),
+        // Pure service levels: working-day calendar, policy, deadlines. No I/O.
+        .target(name: "ServiceLevels", dependencies: ["TicketModel"], swiftSettings: strictSettings),
         // SQLite through GRDB: op log, materialised tickets, migrations.
         .target(
             name: "TicketStore",
             dependencies: [
-                "TicketModel", "Replication",
+                "TicketModel", "Replication", "ServiceLevels",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -87,6 +89,7 @@ let package = Package(
         // Test helpers: seeded randomness, a manual clock, temporary stores and ticket drafts.
         .target(name: "TestSupport", dependencies: ["Replication", "TicketStore"], swiftSettings: strictSettings),
         .testTarget(name: "TicketModelTests", dependencies: ["TicketModel"], swiftSettings: strictSettings),
+        .testTarget(name: "ServiceLevelsTests", dependencies: ["TicketModel", "ServiceLevels"], swiftSettings: strictSettings),
         .testTarget(
             name: "ReplicationTests", dependencies: ["TicketModel", "Replication", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(
