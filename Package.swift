@@ -78,7 +78,7 @@ let package = Package(
         .executableTarget(
             name: "branchdesk",
             dependencies: [
-                "TicketModel", "Replication", "TicketStore", "SyncTransport",
+                "TicketModel", "Replication", "ServiceLevels", "TicketStore", "SyncTransport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -95,7 +95,7 @@ let package = Package(
         .testTarget(
             name: "TicketStoreTests",
             dependencies: [
-                "TicketModel", "Replication", "TicketStore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                "TicketModel", "Replication", "ServiceLevels", "TicketStore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSettings
         ),

@@ -47,12 +47,20 @@ public enum Fixtures {
         }
     }
 
-    /// Sends everything `from` has that `to` lacks, in bounded batches.
+    /// Sends everything `from` has that `to` lacks, in bounded batches. Throws, rather than
+    /// looping for ever, when a batch makes no progress (ops refused for clock skew, say).
     public static func sync(_ from: NodeStore, to: NodeStore, batchSize: Int = 50) async throws {
         while true {
             let batch = try await from.opsMissing(by: to.versionVector(), limit: batchSize)
             if batch.isEmpty { return }
-            _ = try await to.apply(batch)
+            let outcome = try await to.apply(batch)
+            guard outcome.applied + outcome.duplicates > 0 else { throw StalledSync(outcome: outcome) }
         }
+    }
+
+    /// A fixture sync whose batch was applied in no part.
+    public struct StalledSync: Error, CustomStringConvertible {
+        public let outcome: BatchOutcome
+        public var description: String { "sync stalled: \(outcome)" }
     }
 }

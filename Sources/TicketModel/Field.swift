@@ -30,6 +30,14 @@ public enum Field: String, Codable, CodingKeyRepresentable, Sendable, CaseIterab
     /// The node (branch) that handles the ticket; empty means the node that opened it. Only HQ
     /// changes it, by transferring the ticket.
     case branch
+    // Company settings, held only by the company settings document (`TicketID.companySettings`).
+    /// The service-level policy as JSON; set with `branchdesk policy`.
+    case servicePolicy = "service-policy"
+    /// The working-day calendar as JSON; set with `branchdesk calendar`.
+    case workCalendar = "work-calendar"
+
+    /// Fields of the company settings document, never of a ticket.
+    public static let companySettings: Set<Field> = [.servicePolicy, .workCalendar]
 
     /// The sections of the investigation report, in the order of the form.
     public static let investigation: [Field] = [.cause, .course, .responsible, .conclusion, .countermeasure, .prevention]
@@ -60,6 +68,8 @@ public enum Field: String, Codable, CodingKeyRepresentable, Sendable, CaseIterab
             return .text(try NodeID(trimmed).rawValue)
         case .satisfaction:
             throw DomainError("satisfaction is recorded with 'ticket follow-up --score 1-5'")
+        case .servicePolicy, .workCalendar:
+            throw DomainError("\(rawValue) is company-wide: HQ sets it with 'branchdesk policy' or 'branchdesk calendar'")
         case .promisedDate:
             guard trimmed.isEmpty || CalendarDay(trimmed) != nil else {
                 throw DomainError("invalid promised date '\(text)': use YYYY-MM-DD, e.g. 2026-11-30")

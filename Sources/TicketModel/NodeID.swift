@@ -16,6 +16,12 @@ public struct NodeID: Hashable, Comparable, Codable, Sendable, CustomStringConve
         self.rawValue = rawValue
     }
 
+    /// An id the code itself names, known to be well formed.
+    init(reserved rawValue: String) {
+        precondition(NodeID.isValid(rawValue), "reserved node id '\(rawValue)' is malformed")
+        self.rawValue = rawValue
+    }
+
     /// Whether `text` is a well-formed node id.
     public static func isValid(_ text: String) -> Bool {
         let scalars = Array(text.unicodeScalars)

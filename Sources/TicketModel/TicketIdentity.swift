@@ -10,8 +10,16 @@ public struct TicketID: Hashable, Comparable, Codable, Sendable, CustomStringCon
         self.counter = counter
     }
 
+    /// The document that holds the company's settings (policy, calendar): set at HQ, replicated
+    /// like a ticket, never listed as one. Counter 0 is never a ticket's.
+    public static let companySettings = TicketID(origin: NodeID(reserved: "company"), counter: 0)
+
     /// Parses the `origin:counter` form.
     public init?(_ text: String) {
+        if text == TicketID.companySettings.description {
+            self = .companySettings
+            return
+        }
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 2, let origin = try? NodeID(String(parts[0])), let counter = Int(parts[1]), counter > 0
         else { return nil }
@@ -128,6 +136,12 @@ public struct Entry: Hashable, Codable, Sendable {
         self.score = score
         self.subject = subject
     }
+}
+
+/// Tags with a meaning to the system.
+public enum Tag {
+    /// The ticket waits for the customer (documents, a visit): its resolution clock is stopped.
+    public static let waitingForCustomer = "waiting-customer"
 }
 
 /// A set of a ticket with add-wins semantics.

@@ -74,7 +74,7 @@ extension NodeStore {
         }
     }
 
-    private static func commitLocal(
+    static func commitLocal(
         _ db: Database,
         _ counters: inout Counters,
         origin: NodeID,

@@ -27,7 +27,7 @@ public struct AuthorisationRefusal: Error, Sendable, CustomStringConvertible {
 
 /// The receiver's rules, checked for every op of a batch inside the transaction that applies it:
 ///
-/// - HQ may write anything.
+/// - HQ may write anything, and only HQ writes the company settings (policy, calendar).
 /// - A branch may push only ops it made itself, only for tickets it handles (opened there, or
 ///   transferred to it by HQ), and may not transfer tickets.
 /// - One grace: an edit of a ticket the branch handled until HQ transferred it away is accepted
@@ -48,6 +48,9 @@ struct PeerAuthorisation {
             }
             if op.changes.contains(where: { if case .write(.branch, _, _) = $0 { true } else { false } }) {
                 throw AuthorisationRefusal(op: op.id, rule: "only HQ may transfer a ticket to another branch")
+            }
+            if op.ticket == .companySettings {
+                throw AuthorisationRefusal(op: op.id, rule: "only HQ sets the company's service-level policy and calendar")
             }
             try checkTicket(of: op, db)
         }

@@ -19,7 +19,7 @@ struct Branchdesk: AsyncParsableCommand {
             """,
         subcommands: [
             InitCommand.self, CertsCommand.self, ServeCommand.self, SyncCommand.self, TicketCommand.self,
-            ConflictsCommand.self, StatusCommand.self, DigestCommand.self,
+            ConflictsCommand.self, StatusCommand.self, DigestCommand.self, PolicyCommand.self, CalendarCommand.self,
         ]
     )
 

@@ -1,4 +1,5 @@
 import Foundation
+import ServiceLevels
 import TicketModel
 import TicketStore
 
@@ -54,19 +55,31 @@ enum Output {
         return result + "…"
     }
 
-    static func summaries(_ tickets: [TicketSummary], zone: String) {
+    /// Tickets one per line; with `deadlines` (one per ticket, in the same order) a DUE column.
+    static func summaries(_ tickets: [TicketSummary], zone: String, deadlines: [TicketDeadlines]? = nil) {
         guard !tickets.isEmpty else {
             print("no tickets")
             return
         }
-        let header = ["NUMBER", "STATUS", "SEV", "CATEGORY", "CUSTOMER", "PHONE", "ASSIGNEE", "RECEIVED", "TITLE"]
-        let rows = tickets.map {
-            [
-                $0.number, $0.round > 1 ? "\($0.status)/r\($0.round)" : $0.status, String($0.severity), $0.category,
-                clip($0.customer, 12), $0.phone, clip($0.assignee, 12), time($0.receivedAt, zone: zone), clip($0.title, 40),
+        var header = ["NUMBER", "STATUS", "SEV", "CATEGORY", "CUSTOMER", "PHONE", "ASSIGNEE", "RECEIVED", "TITLE"]
+        if deadlines != nil { header.insert("DUE", at: 3) }
+        let rows = tickets.enumerated().map { index, ticket in
+            var row = [
+                ticket.number, ticket.round > 1 ? "\(ticket.status)/r\(ticket.round)" : ticket.status, String(ticket.severity),
+                ticket.category, clip(ticket.customer, 12), ticket.phone, clip(ticket.assignee, 12),
+                time(ticket.receivedAt, zone: zone), clip(ticket.title, 40),
             ]
+            if let deadlines { row.insert(due(deadlines[index]), at: 3) }
+            return row
         }
         print(table([header] + rows))
+    }
+
+    /// `first-reply breached 2026-11-20 24:00`: the deadline that matters now.
+    private static func due(_ ticket: TicketDeadlines) -> String {
+        guard let headline = ticket.headline else { return "-" }
+        let when = headline.due.map { DeadlineClock.format($0, in: TimeZone(identifier: ticket.timeZone) ?? .gmt) } ?? "paused"
+        return "\(headline.kind.rawValue) \(headline.state.rawValue) \(when)"
     }
 
     static func ticket(_ ticket: TicketView, zone: String) {
@@ -118,5 +131,42 @@ enum Output {
         lines += ticket.history.map { "    \(time($0.at, zone: zone))  \($0.by) (\($0.origin)#\($0.seq))  \($0.summary)" }
         line("next", ticket.allowedTransitions.joined(separator: ", "))
         print(lines.joined(separator: "\n"))
+    }
+}
+
+extension Output {
+    /// A ticket's deadlines: one line each, and with `explained` the steps that computed them.
+    static func deadlines(_ ticket: TicketDeadlines, explained: Bool) {
+        let zone = TimeZone(identifier: ticket.timeZone) ?? .gmt
+        print("\(ticket.number)  handled by \(ticket.branch) (\(ticket.timeZone))")
+        for deadline in ticket.deadlines {
+            let due = deadline.due.map { DeadlineClock.format($0, in: zone) } ?? "paused"
+            var line = "  \(deadline.kind.rawValue) within \(deadline.period): due \(due) · \(deadline.state.rawValue)"
+            if let metAt = deadline.metAt { line += " at \(DeadlineClock.format(metAt, in: zone))" }
+            if let breachedBy = deadline.breachedBy { line += " · held by \(breachedBy)" }
+            print(line)
+            if explained { for step in deadline.explanation { print("      \(step)") } }
+        }
+    }
+
+    static func policy(_ policy: ServicePolicy) {
+        let rows = Severity.allCases.map { severity -> [String] in
+            let rule = policy.rule(severity: severity, departments: 1).rule
+            return [String(severity.rawValue), rule.firstReply.spelledOut, rule.resolution.spelledOut]
+        }
+        print(table([["SEVERITY", "FIRST REPLY", "RESOLUTION"]] + rows))
+        print("general complaints involving several departments: \(policy.crossDepartmentIsSerious ? "severity 2 deadlines" : "severity 1 deadlines")")
+        print("due soon: \(policy.dueSoonHours) hours before a deadline")
+    }
+
+    static func calendar(_ calendar: WorkCalendar, month: (year: Int, month: Int)?) {
+        print("time zone: \(calendar.timeZone)")
+        for (branch, zone) in calendar.branchTimeZones.sorted(by: { $0.key < $1.key }) { print("  \(branch): \(zone)") }
+        print("rest days: \(calendar.restWeekdays.sorted().map(\.description).joined(separator: ", "))")
+        let days = calendar.holidays.map { [$0.key, "holiday", $0.value] } + calendar.workingDays.map { [$0.key, "working day", $0.value] }
+        if !days.isEmpty { print(table([["DAY", "KIND", "NAME"]] + days.sorted { $0[0] < $1[0] })) }
+        guard let month, let first = CalendarDay(year: month.year, month: month.month, day: 1) else { return }
+        let working = (0..<31).map { first.adding(days: $0) }.filter { $0.month == month.month && calendar.isWorkingDay($0) }
+        print("\(working.count) working days in \(first.description.prefix(7)): \(working.map { String($0.day) }.joined(separator: " "))")
     }
 }

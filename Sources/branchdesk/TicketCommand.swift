@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Replication
+import ServiceLevels
 import TicketModel
 import TicketStore
 
@@ -11,7 +12,8 @@ struct TicketCommand: AsyncParsableCommand {
         subcommands: [
             OpenTicket.self, ShowTicket.self, ListTickets.self, SearchTickets.self, UpdateTicket.self,
             TransitionTicket.self, EscalateTicket.self, AssignTicket.self, TransferTicket.self, NoteTicket.self, TagTicket.self,
-            InvestigateTicket.self, ReplyTicket.self, FollowUpTicket.self,
+            InvestigateTicket.self, ReplyTicket.self, FollowUpTicket.self, WaitTicket.self, ResumeTicket.self,
+            TicketDeadlinesCommand.self,
         ]
     )
 }
@@ -63,7 +65,11 @@ struct ShowTicket: AsyncParsableCommand {
     func run() async throws {
         let store = try data.openStore()
         let ticket = try await store.ticket(number)
-        if output.json { try Output.json(ticket) } else { Output.ticket(ticket, zone: store.identity.timeZone) }
+        if output.json { try Output.json(ticket) } else {
+            Output.ticket(ticket, zone: store.identity.timeZone)
+            print("\ndeadlines (explained by 'ticket sla \(ticket.number)'):")
+            Output.deadlines(try await store.deadlines(of: ticket.id, now: Date()), explained: false)
+        }
     }
 }
 
@@ -81,10 +87,16 @@ struct ListTickets: AsyncParsableCommand {
     @Option(help: "Only tickets assigned to this person.") var assignee: String?
     @Option(help: "Only tickets opened at this node.") var origin: String?
     @Option(help: "Only this customer phone number.") var phone: String?
+    @Flag(help: "Only tickets with a deadline already breached, most overdue first.") var overdue = false
+    @Option(
+        name: .customLong("due-within"),
+        help: ArgumentHelp("Only tickets with a deadline due within this time (breached ones included), e.g. 4h or 2d.", valueName: "period"))
+    var dueWithin: String?
     @Option(help: "At most this many tickets.") var limit = 100
 
     func validate() throws {
         guard limit > 0 else { throw ValidationError("--limit must be at least 1") }
+        _ = try horizon(from: Date())
         if let origin, !NodeID.isValid(origin) { throw ValidationError("invalid --origin '\(origin)': give a node id") }
     }
 
@@ -100,9 +112,45 @@ struct ListTickets: AsyncParsableCommand {
         filter.origin = try origin.map { try NodeID($0) }
         filter.phone = phone
         filter.limit = limit
-        let tickets = personal.apply(to: try await store.tickets(filter))
-        if output.json { try Output.json(tickets) } else { Output.summaries(tickets, zone: store.identity.timeZone) }
+        guard overdue || dueWithin != nil else {
+            let tickets = personal.apply(to: try await store.tickets(filter))
+            if output.json { try Output.json(tickets) } else { Output.summaries(tickets, zone: store.identity.timeZone) }
+            return
+        }
+        // Deadline filters: the urgent tickets, narrowed by the other filters, most urgent first.
+        let now = Date()
+        let horizon = try horizon(from: now)
+        let urgent = try await store.unresolvedDeadlines(now: now).filter { ticket in
+            guard let headline = ticket.headline else { return false }
+            if headline.state == .breached { return true }
+            return !overdue && (headline.due.map { $0 <= horizon ?? now } ?? false)
+        }
+        filter.limit = Int(Int32.max)
+        let matching = Dictionary(uniqueKeysWithValues: try await store.tickets(filter).map { ($0.id, $0) })
+        let listed = urgent.filter { matching[$0.id] != nil }.prefix(limit)
+        let tickets = personal.apply(to: listed.compactMap { matching[$0.id] })
+        if output.json {
+            try Output.json(zip(tickets, listed).map { UrgentTicket(ticket: $0, deadlines: $1) })
+        } else {
+            Output.summaries(tickets, zone: store.identity.timeZone, deadlines: Array(listed))
+        }
     }
+
+    /// The end of the `--due-within` window, if one was given.
+    private func horizon(from now: Date) throws -> Date? {
+        guard let dueWithin else { return nil }
+        switch try? Period(dueWithin) {
+        case .hours(let hours): return now + Double(hours) * 3600
+        case .days(let days): return now + Double(days) * 86_400
+        case .workingDays, nil: throw ValidationError("invalid --due-within '\(dueWithin)': give hours or days, e.g. 4h or 2d")
+        }
+    }
+}
+
+/// A ticket in the deadline lists, with its deadlines.
+struct UrgentTicket: Encodable {
+    let ticket: TicketSummary
+    let deadlines: TicketDeadlines
 }
 
 struct SearchTickets: AsyncParsableCommand {
