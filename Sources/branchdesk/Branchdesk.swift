@@ -19,7 +19,8 @@ struct Branchdesk: AsyncParsableCommand {
             """,
         subcommands: [
             InitCommand.self, CertsCommand.self, ServeCommand.self, SyncCommand.self, TicketCommand.self,
-            ConflictsCommand.self, StatusCommand.self, DigestCommand.self, PolicyCommand.self, CalendarCommand.self,
+            ConflictsCommand.self, StatusCommand.self, PeersCommand.self, DigestCommand.self, PolicyCommand.self,
+            CalendarCommand.self,
         ]
     )
 

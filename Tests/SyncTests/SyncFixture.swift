@@ -25,13 +25,13 @@ final class Company: @unchecked Sendable {
     /// Timeouts are generous by default: the tests share two cores with the simulation, and a
     /// starved task must not look like a dead peer. Tests of the timeouts themselves pass short
     /// ones to `serve`.
-    init(batchOps: Int = 100, window: Int = 2, deadAfter: Duration = .seconds(15)) throws {
+    init(batchOps: Int = 100, window: Int = 2, deadAfter: Duration = .seconds(15), handshakeTimeout: Duration = .seconds(15)) throws {
         var settings = SyncSettings()
         settings.batchOps = batchOps
         settings.window = window
         settings.heartbeatInterval = .milliseconds(100)
         settings.deadAfter = deadAfter
-        settings.handshakeTimeout = .seconds(15)
+        settings.handshakeTimeout = handshakeTimeout
         settings.backoff = Backoff(initial: .milliseconds(20), maximum: .milliseconds(200))
         self.settings = settings
         // Logs are kept at serve's default level and checked by the tests; BRANCHDESK_TEST_LOG=1 prints them.
@@ -140,6 +140,7 @@ struct RawPeer {
         }
         let context = try NIOSSLContext(configuration: configuration)
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(.seconds(120))  // a flood of handshakes on two busy cores is slow, not refused
             .connect(host: address.host, port: address.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: nil))
