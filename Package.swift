@@ -35,11 +35,13 @@ let package = Package(
         .target(name: "Replication", dependencies: ["TicketModel"], swiftSettings: strictSettings),
         // Pure service levels: working-day calendar, policy, deadlines. No I/O.
         .target(name: "ServiceLevels", dependencies: ["TicketModel"], swiftSettings: strictSettings),
+        // Pure statistics: the monthly report and its CSV, from facts about tickets.
+        .target(name: "Reporting", dependencies: ["TicketModel", "ServiceLevels"], swiftSettings: strictSettings),
         // SQLite through GRDB: op log, materialised tickets, migrations.
         .target(
             name: "TicketStore",
             dependencies: [
-                "TicketModel", "Replication", "ServiceLevels",
+                "TicketModel", "Replication", "ServiceLevels", "Reporting",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -78,7 +80,7 @@ let package = Package(
         .executableTarget(
             name: "branchdesk",
             dependencies: [
-                "TicketModel", "Replication", "ServiceLevels", "TicketStore", "SyncTransport",
+                "TicketModel", "Replication", "ServiceLevels", "Reporting", "TicketStore", "SyncTransport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -91,11 +93,14 @@ let package = Package(
         .testTarget(name: "TicketModelTests", dependencies: ["TicketModel"], swiftSettings: strictSettings),
         .testTarget(name: "ServiceLevelsTests", dependencies: ["TicketModel", "ServiceLevels"], swiftSettings: strictSettings),
         .testTarget(
+            name: "ReportingTests", dependencies: ["TicketModel", "ServiceLevels", "Reporting"], swiftSettings: strictSettings),
+        .testTarget(
             name: "ReplicationTests", dependencies: ["TicketModel", "Replication", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(
             name: "TicketStoreTests",
             dependencies: [
-                "TicketModel", "Replication", "ServiceLevels", "TicketStore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                "TicketModel", "Replication", "ServiceLevels", "Reporting", "TicketStore", "TestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSettings
         ),

@@ -96,15 +96,23 @@ extension NodeStore {
     }
 
     static func deadlines(of id: TicketID, settings: CompanySettings, now: Date, _ db: Database) throws -> TicketDeadlines {
-        let document = try document(id, db)
+        try deadlines(of: document(id, db), settings: settings, now: now, db).deadlines
+    }
+
+    /// The ticket's deadlines and the timeline they were read from.
+    static func deadlines(
+        of document: TicketDocument, settings: CompanySettings, now: Date, _ db: Database
+    ) throws -> (deadlines: TicketDeadlines, timeline: TicketTimeline) {
+        let id = document.id
         let ops = try Row.fetchAll(db, sql: "SELECT * FROM op WHERE ticket = ? ORDER BY hlc, origin, seq", arguments: [id.description])
             .map(op(from:))
         let timeline = TicketTimeline(document: document, ops: ops)
         let branch = document.owner.rawValue
-        return TicketDeadlines(
+        let deadlines = TicketDeadlines(
             id: id.description, number: document.intake?.number ?? id.description, branch: branch,
             timeZone: settings.calendar.timeZoneName(forBranch: branch),
             deadlines: settings.clock.deadlines(of: timeline, branch: branch, now: now))
+        return (deadlines, timeline)
     }
 
     private static func moreUrgent(_ lhs: TicketDeadlines, _ rhs: TicketDeadlines) -> Bool {
