@@ -117,7 +117,7 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
-            name: "BranchdeskCLITests", dependencies: ["branchdesk", "TicketModel", "TicketStore", "TestSupport"],
+            name: "BranchdeskCLITests", dependencies: ["branchdesk", "TicketModel", "TicketStore", "SyncTransport", "TestSupport"],
             swiftSettings: strictSettings),
     ],
     swiftLanguageModes: [.v6]

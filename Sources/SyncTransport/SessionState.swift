@@ -43,6 +43,9 @@ struct SessionState {
     private(set) var roundFinished = false
     private var opsSent = 0
     private var opsReceived = 0
+    /// What each side lacked at the hello, for progress reports.
+    private var opsToSend = 0
+    private var opsToReceive = 0
     private var localVector = VersionVector()
 
     init(store: NodeStore, settings: SyncSettings, mode: SyncSession.Mode) {
@@ -55,6 +58,20 @@ struct SessionState {
     }
 
     var isSyncing: Bool { peer != nil }
+
+    /// How far the round has got; nil before the peer is identified.
+    var progress: SyncProgress? {
+        guard isSyncing else { return nil }
+        return SyncProgress(opsSent: opsSent, opsReceived: opsReceived, opsToSend: opsToSend, opsToReceive: opsToReceive)
+    }
+
+    /// The ops `vector` holds beyond `other`, of `origins` (all when nil).
+    private static func count(in vector: VersionVector, above other: VersionVector, origins: Set<NodeID>?) -> Int {
+        vector.seqs.reduce(0) { sum, entry in
+            guard origins?.contains(entry.key) ?? true, entry.value > other[entry.key] else { return sum }
+            return sum + Int(entry.value - other[entry.key])
+        }
+    }
 
     mutating func heard() { lastHeardAt = clock.now }
 
@@ -83,6 +100,9 @@ struct SessionState {
                 "this node was restored from a backup: \(peer.nodeID) holds its own ops up to #\(cursor[me]), it only up to #\(held); pulling them back before new edits")
         }
         outgoingOrigins = store.identity.role == .branch ? [store.identity.nodeID] : nil
+        let local = try await store.versionVector()
+        opsToSend = Self.count(in: local, above: cursor, origins: outgoingOrigins)
+        opsToReceive = Self.count(in: cursor, above: local, origins: nil)
         let existing = try await store.peers().first { $0.nodeID == peer.nodeID }
         var record = existing ?? PeerRecord(nodeID: peer.nodeID, role: peer.role, address: address, state: .connecting, stateSince: 0)
         record.role = peer.role

@@ -32,9 +32,10 @@ public struct SyncDialler: Service {
         self.logger = logger
     }
 
-    /// One catch-up round: returns when both sides hold each other's ops.
-    public func syncOnce() async throws -> SyncSummary {
-        try await session(mode: .once)
+    /// One catch-up round: returns when both sides hold each other's ops. `progress` is called
+    /// after every frame, timer tick or local change once the peer is identified.
+    public func syncOnce(progress: (@Sendable (SyncProgress) -> Void)? = nil) async throws -> SyncSummary {
+        try await session(mode: .once, progress: progress)
     }
 
     /// Keeps a live session to the peer until cancelled or shut down, redialling after failures.
@@ -72,7 +73,7 @@ public struct SyncDialler: Service {
         try await store.record(peer)
     }
 
-    private func session(mode: SyncSession.Mode) async throws -> SyncSummary {
+    private func session(mode: SyncSession.Mode, progress: (@Sendable (SyncProgress) -> Void)? = nil) async throws -> SyncSummary {
         let channel: NIOAsyncChannel<WireFrame, WireFrame>
         do {
             let context = try certificates.clientContext()
@@ -94,7 +95,7 @@ public struct SyncDialler: Service {
         }
         return try await SyncSession(
             store: store, side: .dialler(address: address, expectedRole: expectedRole), mode: mode, settings: settings,
-            feed: feed, logger: logger
+            feed: feed, logger: logger, onProgress: progress
         ).run(channel)
     }
 }

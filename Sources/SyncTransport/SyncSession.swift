@@ -19,6 +19,22 @@ public struct SyncSummary: Sendable {
     public let vector: VersionVector
 }
 
+/// How far a round has got: ops sent and newly applied so far, beside what each side lacked
+/// when the session began (ops committed during the round may push the counts past them).
+public struct SyncProgress: Sendable, Equatable {
+    public let opsSent: Int
+    public let opsReceived: Int
+    public let opsToSend: Int
+    public let opsToReceive: Int
+
+    public init(opsSent: Int, opsReceived: Int, opsToSend: Int, opsToReceive: Int) {
+        self.opsSent = opsSent
+        self.opsReceived = opsReceived
+        self.opsToSend = opsToSend
+        self.opsToReceive = opsToReceive
+    }
+}
+
 /// One connection's run of the sync protocol (`Protocol/SYNC.md`), from hello to close.
 ///
 /// The session is a single loop over one merged stream of events: frames from the peer, timer
@@ -48,6 +64,8 @@ struct SyncSession {
     /// Limits sessions per peer at a server.
     var registry: SessionRegistry? = nil
     let logger: Logger
+    /// Told how far the round has got after every event, once the peer is known.
+    var onProgress: (@Sendable (SyncProgress) -> Void)? = nil
 
     /// Runs the session on `channel` and closes it. Records the peer's state in the store.
     func run(_ channel: NIOAsyncChannel<WireFrame, WireFrame>) async throws -> SyncSummary {
@@ -124,6 +142,7 @@ struct SyncSession {
                     throw SyncError(
                         .linkLost, state.isSyncing ? "the peer closed the connection" : "the peer closed the connection during the handshake")
                 }
+                if let onProgress, let progress = state.progress { onProgress(progress) }
                 if let summary = try await state.finishedRound() { return summary }
             }
             throw CancellationError()

@@ -118,8 +118,13 @@ struct SyncCommand: AsyncParsableCommand {
         let dialler = SyncDialler(
             address: address, store: store, certificates: try NodeCertificates.load(from: directory), feed: nil, logger: logger)
         let timeout = timeout
-        let summary = try await withThrowingTaskGroup(of: SyncSummary?.self) { group in
-            group.addTask { try await dialler.syncOnce() }
+        // A progress bar on a terminal (stderr, so that stdout stays the summary alone).
+        let bar = isatty(STDERR_FILENO) == 1 ? ProgressBar() : nil
+        defer { bar?.finish() }
+        var progress: (@Sendable (SyncProgress) -> Void)?
+        if let bar { progress = { bar.update($0) } }
+        let summary = try await withThrowingTaskGroup(of: SyncSummary?.self) { [progress] group in
+            group.addTask { try await dialler.syncOnce(progress: progress) }
             group.addTask {
                 try await Task.sleep(for: .seconds(timeout))
                 return nil
@@ -130,6 +135,7 @@ struct SyncCommand: AsyncParsableCommand {
             }
             return summary
         }
+        bar?.finish()
         print(
             "synced with \(summary.peer.nodeID) at \(address): sent \(summary.opsSent) ops, received \(summary.opsReceived); both hold each other's ops"
         )

@@ -1,4 +1,6 @@
 import Foundation
+import SyncTransport
+@testable import branchdesk
 import Testing
 
 /// The oversight commands as people use them: policy, calendar, deadlines, the report, peers, status.
@@ -120,5 +122,17 @@ import Testing
         #expect(branchStatus["hqAddress"] as? String == "127.0.0.1:7420")
         let peers = try #require(branchStatus["peers"] as? [[String: Any]])
         #expect(peers.first?["troubles"] as? [String] == ["never synced"])
+    }
+}
+
+/// The `sync --once` progress bar's line.
+@Suite struct ProgressBarTests {
+    @Test func theLineShowsTheShareDoneTheCountsAndTheRate() {
+        let progress = SyncProgress(opsSent: 0, opsReceived: 4_000, opsToSend: 0, opsToReceive: 10_000)
+        #expect(
+            ProgressBar.line(progress, elapsed: .seconds(2), width: 10)
+                == "[####------]  40% 4,000/10,000 ops  2,000 ops/s  sent 0/0 received 4,000/10,000")
+        let nothing = SyncProgress(opsSent: 0, opsReceived: 0, opsToSend: 0, opsToReceive: 0)
+        #expect(ProgressBar.line(nothing, elapsed: .zero, width: 4) == "[####] 100% 0/0 ops  0 ops/s  sent 0/0 received 0/0")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Replication
+import Synchronization
 import SyncTransport
 import TestSupport
 import Testing
@@ -72,10 +73,17 @@ struct SyncSessionTests {
         let partial = try await hq.store.opCount()
         #expect(partial < 600)
 
-        // The rerun resumes from what HQ holds: nothing lost, nothing applied twice.
+        // The rerun resumes from what HQ holds: nothing lost, nothing applied twice; its progress
+        // counts up to what HQ lacked at the hello.
         let restarted = try await company.serve(hq)
-        let summary = try await company.dialler(branch, to: restarted.address).syncOnce()
+        let reports = Mutex<[SyncProgress]>([])
+        let summary = try await company.dialler(branch, to: restarted.address).syncOnce { progress in
+            reports.withLock { $0.append(progress) }
+        }
         #expect(UInt64(summary.opsSent) == 600 - partial)
+        let seen = reports.withLock { $0 }
+        #expect(seen.count > 1 && seen.allSatisfy { UInt64($0.opsToSend) == 600 - partial && $0.opsToReceive == 0 })
+        #expect(seen.map(\.opsSent) == seen.map(\.opsSent).sorted() && seen.last?.opsSent == summary.opsSent)
         #expect(try await hq.store.versionVector() == branchVector)
         #expect(try await hq.store.digest() == branch.store.digest())
         await restarted.stop()
