@@ -84,6 +84,7 @@ extension NodeStore {
         changes: [Change],
         now: UInt64
     ) throws {
+        try checkSyncedSinceRestore(db)
         try checkNotRecovering(db, origin: origin)
         let size = try Coding.encode(changes).count
         guard size <= Op.maxChangesBytes else {

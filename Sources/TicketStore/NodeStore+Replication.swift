@@ -149,18 +149,4 @@ extension NodeStore {
             return try Self.vector(db)[origin]
         }
     }
-
-    /// Copies the database, consistently and while it is in use, into a new node folder.
-    public func backup(to directory: String) throws {
-        let path = Self.databasePath(in: directory)
-        guard !FileManager.default.fileExists(atPath: path) else {
-            throw StoreError(.alreadyANode, "\(directory) already holds a node; back up into a new folder")
-        }
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            try writer.backup(to: DatabaseQueue(path: path))
-        } catch {
-            throw StoreError.translating(error, path: path)
-        }
-    }
 }

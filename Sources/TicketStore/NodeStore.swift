@@ -19,7 +19,7 @@ public final class NodeStore: Sendable {
     let writer: any DatabaseWriter
     let clock: any WallClock
 
-    private init(writer: any DatabaseWriter, path: String, clock: any WallClock) throws {
+    init(writer: any DatabaseWriter, path: String, clock: any WallClock) throws {
         self.writer = writer
         self.path = path
         self.clock = clock
@@ -98,7 +98,7 @@ public final class NodeStore: Sendable {
         URL(fileURLWithPath: directory).appendingPathComponent(fileName).path
     }
 
-    private static func configuration() -> Configuration {
+    static func configuration() -> Configuration {
         var configuration = Configuration()
         // Another process (a running `serve`) may hold the write lock briefly: wait, then say so.
         configuration.busyMode = .timeout(5)

@@ -123,6 +123,11 @@ enum Schema {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v3-restore") { db in
+            // Unix milliseconds of the restore that created this node from a backup, 0 if none: local
+            // edits wait until the node has synced since (NodeStore.restore).
+            try db.execute(sql: "ALTER TABLE node ADD COLUMN restoredAt INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 }

@@ -89,6 +89,33 @@ struct SyncCommandLineTests {
         #expect(!text.contains("\u{1B}["), "colour only on a terminal")
     }
 
+    @Test("HQ is backed up while it serves, restored into a new folder, and edits there only after the branches synced")
+    func backupWhileServingAndRestore() throws {
+        let port = try freeLoopbackPort()
+        try company(branches: ["sh-012"], port: port)
+        let ticket = try open(at: "sh-012", "手机频繁死机")
+        let hq = try serveHQ(port: port)
+        try ok("sync", "--data", data("sh-012"), "--once")
+        let backup = cli.folder.appendingPathComponent("hq.backup").path
+        #expect(try ok("backup", "--data", data("hq"), "--to", backup).contains("backed up node hq"))
+        try ok("sync", "--data", data("sh-012"), "--once")  // HQ keeps serving during and after the backup
+        hq.stop()
+
+        let restored = try ok("restore", "--from", backup, "--data", data("hq-restored"), "--certs", certs)
+        #expect(restored.contains("restored hq node hq") && restored.contains("let every branch connect"))
+        #expect(try ok("ticket", "show", "--data", data("hq-restored"), ticket).contains("手机频繁死机"))
+        let early = try cli.run(["ticket", "escalate", "--data", data("hq-restored"), ticket, "--to", "hq"])
+        #expect(early.status == 2 && early.stderr.contains("has not synced since with sh-012"), "\(early.stderr)")
+
+        let again = try RunningProcess(["serve", "--data", data("hq-restored"), "--listen", "127.0.0.1:\(port)"])
+        defer { again.stop() }
+        _ = try again.line(containing: "listening on")
+        try ok("sync", "--data", data("sh-012"), "--once")
+        try ok("ticket", "escalate", "--data", data("hq-restored"), ticket, "--to", "hq", "--by", "总部投诉办")
+        let overwrite = try cli.run(["restore", "--from", backup, "--data", data("hq-restored")])
+        #expect(overwrite.status == 4 && overwrite.stderr.contains("already holds a Branchdesk node"), "\(overwrite.stderr)")
+    }
+
     @Test("a branch killed mid-catch-up resumes on the next run and loses nothing")
     func killedMidCatchUp() async throws {
         let port = try freeLoopbackPort()

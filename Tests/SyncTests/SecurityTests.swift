@@ -120,18 +120,23 @@ struct SecurityTests {
     func restoreFromBackup() async throws {
         let branch = try company.node("sh-012")
         try await company.openTicket(at: branch, title: "备份前的投诉")  // ops 1-2
-        let backup = company.folder.node("sh-012-backup")
-        try branch.store.backup(to: backup)
-        try FileManager.default.copyItem(
-            atPath: branch.directory + "/" + NodeCertificates.folder, toPath: backup + "/" + NodeCertificates.folder)
+        let backupFile = company.folder.node("sh-012.backup")
+        let summary = try branch.store.backup(toFile: backupFile)
+        #expect(summary.ops == 2 && summary.nodeID == branch.store.identity.nodeID)
         try await company.openTicket(at: branch, title: "备份后的投诉")  // ops 3-4, sent to HQ
         let server = try await company.serve(hq)
         _ = try await company.dialler(branch, to: server.address).syncOnce()
 
         // The disk dies; the node comes back from the backup, which lacks ops 3 and 4.
-        let restored = Company.Node(
-            store: try NodeStore.open(in: backup), certificates: try NodeCertificates.load(from: backup), directory: backup)
+        let backup = company.folder.node("sh-012-restored")
+        let store = try NodeStore.restore(from: backupFile, into: backup)
+        try FileManager.default.copyItem(
+            atPath: branch.directory + "/" + NodeCertificates.folder, toPath: backup + "/" + NodeCertificates.folder)
+        let restored = Company.Node(store: store, certificates: try NodeCertificates.load(from: backup), directory: backup)
         #expect(try await restored.store.versionVector()[restored.store.identity.nodeID] == 2)
+        // Before it has synced, it does not know that HQ holds ops 3 and 4: it must not number a new op 3.
+        let early = await #expect(throws: DomainError.self) { try await company.openTicket(at: restored, title: "太早") }
+        #expect(early?.message.contains("has not synced since with headquarters") == true)
         _ = try await company.dialler(restored, to: server.address).syncOnce()
         #expect(try await restored.store.versionVector()[restored.store.identity.nodeID] == 4)
         #expect(company.log.lines.contains { $0.contains("restored from a backup") })
