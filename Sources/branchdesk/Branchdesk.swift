@@ -15,7 +15,7 @@ struct Branchdesk: AsyncParsableCommand {
             Exit codes: 0 success, 2 not allowed now or invalid value, 3 unknown ticket, 4 not a node
             (or already one), 5 database locked, 6 disk read-only or full or failing, 7 damaged database,
             8 sync failed (link lost or incomplete), 9 refused (certificate, identity, version or
-            authorisation), 64 bad command-line usage.
+            authorisation), 64 bad command-line usage, 78 bad configuration file or variable.
             """,
         subcommands: [
             InitCommand.self, CertsCommand.self, ServeCommand.self, SyncCommand.self, TicketCommand.self,
@@ -39,6 +39,8 @@ struct Branchdesk: AsyncParsableCommand {
             fail(error.message, code: exitCode(for: error.code))
         } catch let error as CertificateError {
             fail(error.message, code: 9)
+        } catch let error as ConfigError {
+            fail(error.message, code: 78)
         } catch let error as SyncError {
             fail("sync failed: \(error.message)", code: error.kind == .refused ? 9 : 8)
         } catch {

@@ -3,18 +3,27 @@ import Foundation
 import TicketModel
 import TicketStore
 
-/// `--data DIR`, falling back to `BRANCHDESK_DATA`.
+/// `--data DIR`, falling back to `BRANCHDESK_DATA`, then to the configuration file's `data`.
 struct DataOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The node's data directory (default: $BRANCHDESK_DATA).", valueName: "dir"))
     var data: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp("A node configuration file (default: $BRANCHDESK_CONFIG); flags and environment override it.", valueName: "file"))
+    var config: String?
+
+    /// The configuration file, if one was given.
+    func configFile() throws -> ConfigFile? {
+        let fromEnvironment = ProcessInfo.processInfo.environment["BRANCHDESK_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+        return try (config ?? fromEnvironment).map { path throws(ConfigError) in try ConfigFile(path: path) }
+    }
+
     /// The directory, or a usage error that says how to give one.
     func directory() throws -> String {
         if let data, !data.isEmpty { return data }
-        if let fromEnvironment = ProcessInfo.processInfo.environment["BRANCHDESK_DATA"], !fromEnvironment.isEmpty {
-            return fromEnvironment
-        }
-        throw ValidationError("no data directory: give --data DIR or set BRANCHDESK_DATA")
+        if let configured = try ConfigFile.resolve(.data, flag: nil, file: configFile()) { return configured }
+        throw ValidationError("no data directory: give --data DIR, set BRANCHDESK_DATA, or 'data' in the --config file")
     }
 
     func openStore() throws -> NodeStore { try NodeStore.open(in: directory()) }

@@ -12,17 +12,32 @@ struct LoggingOptions: ParsableArguments {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String?
 
-    func logger(_ label: String, default level: Logger.Level) throws -> Logger {
-        let level = try logLevel.map { name in
-            guard let level = Logger.Level(rawValue: name) else {
-                throw ValidationError("unknown log level '\(name)': use trace, debug, info, notice, warning, error or critical")
-            }
-            return level
-        } ?? level
+    /// A logger at the level of the flag, else `BRANCHDESK_LOG_LEVEL`, else the file's `log_level`, else `level`.
+    func logger(_ label: String, default level: Logger.Level, config: ConfigFile?) throws -> Logger {
+        if let logLevel, Logger.Level(rawValue: logLevel) == nil {
+            throw ValidationError("unknown log level '\(logLevel)': use trace, debug, info, notice, warning, error or critical")
+        }
+        let chosen = try ConfigFile.resolve(.logLevel, flag: logLevel, file: config).flatMap(Logger.Level.init(rawValue:)) ?? level
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: label)
-        logger.logLevel = level
+        logger.logLevel = chosen
         return logger
+    }
+}
+
+extension SyncSettings {
+    /// The defaults with what the configuration (file or environment) changes.
+    init(config: ConfigFile?) throws {
+        self.init()
+        let number = { (key: ConfigFile.Key) throws in try ConfigFile.resolve(key, flag: nil, file: config).flatMap { Int($0) } }
+        if let batchOps = try number(.batchOps) { self.batchOps = batchOps }
+        if let window = try number(.window) { self.window = window }
+        if let seconds = try number(.heartbeatSeconds) { heartbeatInterval = .seconds(seconds) }
+        if let seconds = try number(.deadAfterSeconds) { deadAfter = .seconds(seconds) }
+        if let connections = try number(.maxConnections) { maxConnections = connections }
+        guard deadAfter > heartbeatInterval else {
+            throw ConfigError("dead_after_seconds must be longer than heartbeat_seconds: a quiet live link would be declared dead")
+        }
     }
 }
 
@@ -42,29 +57,41 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Where to accept peers.", valueName: "host:port"))
     var listen: String?
 
+    @Option(help: ArgumentHelp("Where to serve /metrics (Prometheus) and /health over HTTP.", valueName: "host:port"))
+    var metrics: String?
+
     func validate() throws {
         if let listen, HostPort(listen) == nil {
             throw ValidationError("--listen '\(listen)' is not HOST:PORT, e.g. 0.0.0.0:\(HostPort.defaultPort)")
         }
+        if let metrics, HostPort(metrics) == nil {
+            throw ValidationError("--metrics '\(metrics)' is not HOST:PORT, e.g. 127.0.0.1:9420")
+        }
     }
 
     func run() async throws {
-        let logger = try logging.logger("branchdesk.serve", default: .info)
+        let config = try data.configFile()
+        let logger = try logging.logger("branchdesk.serve", default: .info, config: config)
+        let settings = try SyncSettings(config: config)
         let directory = try data.directory()
         let store = try data.openStore()
         let certificates = try NodeCertificates.load(from: directory)
         try await store.markPeersOffline()
         let feed = ChangeFeed(store: store)
         var services: [any Service] = [feed]
-        let listenAddress = listen.flatMap(HostPort.init)
+        let listenAddress = try ConfigFile.resolve(.listen, flag: listen, file: config).flatMap(HostPort.init)
             ?? (store.identity.role == .hq ? HostPort(host: "0.0.0.0", port: HostPort.defaultPort) : nil)
         if let listenAddress {
-            let server = try await SyncServer.bind(listenAddress, store: store, certificates: certificates, feed: feed, logger: logger)
+            let server = try await SyncServer.bind(
+                listenAddress, store: store, certificates: certificates, settings: settings, feed: feed, logger: logger)
             services.append(server)
             announce("\(store.identity.nodeID) listening on \(HostPort(host: listenAddress.host, port: server.port))")
         }
-        if let hq = try await store.hqAddress().flatMap(HostPort.init) {
-            services.append(SyncDialler(address: hq, store: store, certificates: certificates, feed: feed, logger: logger))
+        let stored = try await store.hqAddress()
+        let hqAddress = try ConfigFile.resolve(.hq, flag: nil, file: config) ?? stored
+        if store.identity.role == .branch, let hq = hqAddress.flatMap(HostPort.init) {
+            services.append(
+                SyncDialler(address: hq, store: store, certificates: certificates, settings: settings, feed: feed, logger: logger))
             announce("\(store.identity.nodeID) syncing with headquarters at \(hq)")
         }
         guard services.count > 1 else {
@@ -108,15 +135,17 @@ struct SyncCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let logger = try logging.logger("branchdesk.sync", default: .warning)
+        let config = try data.configFile()
+        let logger = try logging.logger("branchdesk.sync", default: .warning, config: config)
         let directory = try data.directory()
         let store = try data.openStore()
         let configured = try await store.hqAddress()
-        guard let address = (hq ?? configured).flatMap(HostPort.init) else {
+        guard let address = (try ConfigFile.resolve(.hq, flag: hq, file: config) ?? configured).flatMap(HostPort.init) else {
             throw ValidationError("this node has no headquarters address: give --hq HOST:PORT")
         }
         let dialler = SyncDialler(
-            address: address, store: store, certificates: try NodeCertificates.load(from: directory), feed: nil, logger: logger)
+            address: address, store: store, certificates: try NodeCertificates.load(from: directory),
+            settings: try SyncSettings(config: config), feed: nil, logger: logger)
         let timeout = timeout
         // A progress bar on a terminal (stderr, so that stdout stays the summary alone).
         let bar = isatty(STDERR_FILENO) == 1 ? ProgressBar() : nil
