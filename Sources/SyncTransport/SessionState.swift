@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import Replication
 import SwiftProtobuf
 import SyncWire
@@ -138,6 +139,7 @@ struct SessionState {
             try await send(.batch(.with { $0.batchID = batchID; $0.ops = ops.map(\.wire) }), sender)
             inFlight.append((batchID, cursor))
             opsSent += ops.count
+            Counter(label: "branchdesk_ops_sent_total", dimensions: [("peer", peer?.nodeID.rawValue ?? "")]).increment(by: ops.count)
         }
     }
 
@@ -180,11 +182,19 @@ struct SessionState {
         ops.reserveCapacity(batch.ops.count)
         for wire in batch.ops { ops.append(try Op(wire: wire)) }
         let outcome: BatchOutcome
+        let dimensions = [("peer", peer.nodeID.rawValue)]
         do {
             let grant = PeerGrant(nodeID: peer.nodeID, role: peer.role, holds: record?.ackedVector ?? VersionVector())
+            let started = ContinuousClock.now
             outcome = try await store.apply(ops, from: grant)
+            Timer(label: "branchdesk_batch_apply_seconds").record(duration: ContinuousClock.now - started)
         } catch let refusal as AuthorisationRefusal {
+            Counter(label: "branchdesk_ops_refused_total", dimensions: dimensions).increment(by: ops.count)
             throw WireError(.unauthorized, refusal.description)
+        }
+        Counter(label: "branchdesk_ops_received_total", dimensions: dimensions).increment(by: outcome.applied)
+        if !outcome.refused.isEmpty {
+            Counter(label: "branchdesk_ops_refused_total", dimensions: dimensions).increment(by: outcome.refused.count)
         }
         // The peer holds what it sent: never echo it back, and count it as held.
         let shown = VersionVector(Dictionary(ops.map { ($0.id.origin, $0.id.seq) }, uniquingKeysWith: max))

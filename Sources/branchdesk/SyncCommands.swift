@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
+import Monitoring
+import Prometheus
 import ServiceLifecycle
 import UnixSignals
 import SyncTransport
@@ -93,6 +96,14 @@ struct ServeCommand: AsyncParsableCommand {
             services.append(
                 SyncDialler(address: hq, store: store, certificates: certificates, settings: settings, feed: feed, logger: logger))
             announce("\(store.identity.nodeID) syncing with headquarters at \(hq)")
+        }
+        if let address = try ConfigFile.resolve(.metrics, flag: metrics, file: config).flatMap(HostPort.init) {
+            let nodeMetrics = NodeMetrics()
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: nodeMetrics.registry))
+            let monitoring = try await MonitoringServer.bind(
+                host: address.host, port: address.port, store: store, metrics: nodeMetrics, logger: logger)
+            services.append(monitoring)
+            announce("\(store.identity.nodeID) serving /metrics and /health on \(HostPort(host: address.host, port: monitoring.port))")
         }
         guard services.count > 1 else {
             throw ValidationError("this node neither listens nor dials: give --listen HOST:PORT, or create the branch with 'init --hq HOST:PORT'")

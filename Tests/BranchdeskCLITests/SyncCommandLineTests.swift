@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Replication
 import TestSupport
 import Testing
@@ -114,6 +117,41 @@ struct SyncCommandLineTests {
         try ok("ticket", "escalate", "--data", data("hq-restored"), ticket, "--to", "hq", "--by", "总部投诉办")
         let overwrite = try cli.run(["restore", "--from", backup, "--data", data("hq-restored")])
         #expect(overwrite.status == 4 && overwrite.stderr.contains("already holds a Branchdesk node"), "\(overwrite.stderr)")
+    }
+
+    @Test("serve --metrics exposes Prometheus metrics per peer and a health check")
+    func metricsAndHealth() async throws {
+        let port = try freeLoopbackPort(), metricsPort = try freeLoopbackPort()
+        try company(branches: ["sh-012"], port: port)
+        _ = try open(at: "sh-012", "手机频繁死机")
+        let hq = try RunningProcess(["serve", "--data", data("hq"), "--listen", "127.0.0.1:\(port)", "--metrics", "127.0.0.1:\(metricsPort)"])
+        defer { hq.stop() }
+        _ = try hq.line(containing: "serving /metrics and /health")
+        try ok("sync", "--data", data("sh-012"), "--once")
+
+        let (metrics, metricsStatus) = try await get("http://127.0.0.1:\(metricsPort)/metrics")
+        #expect(metricsStatus == 200)
+        let values = Dictionary(
+            metrics.split(separator: "\n").filter { !$0.hasPrefix("#") }.compactMap { line -> (String, Double)? in
+                guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { return nil }
+                return (String(line[..<space]), value)
+            }, uniquingKeysWith: { $1 })
+        let vector = try cli.run(["digest", "--data", data("sh-012"), "--json"]).object()["vector"] as? [String: Int]
+        let branchOps = Double(try #require(vector?["sh-012"]))
+        #expect(values[#"branchdesk_ops_received_total{peer="sh-012"}"#] == branchOps, "\(metrics)")
+        #expect(values["branchdesk_ops"] == branchOps && values["branchdesk_conflicts"] == 0)
+        #expect(values["branchdesk_sla_breaches_open"] == 0)
+        #expect(values[#"branchdesk_replication_lag_ops{peer="sh-012"}"#] == 0)
+        #expect(values[#"branchdesk_peer_last_sync_age_seconds{peer="sh-012"}"#].map { $0 >= 0 && $0 < 60 } == true)
+        #expect(values["branchdesk_batch_apply_seconds_count"] == 1, "\(metrics)")
+        let (health, healthStatus) = try await get("http://127.0.0.1:\(metricsPort)/health")
+        #expect(healthStatus == 200 && health.contains(#""status":"ok","node":"hq""#), "\(health)")
+        #expect(try await get("http://127.0.0.1:\(metricsPort)/tickets").status == 404)
+    }
+
+    func get(_ url: String) async throws -> (body: String, status: Int) {
+        let (data, response) = try await URLSession.shared.data(from: URL(string: url)!)
+        return (String(decoding: data, as: UTF8.self), (response as? HTTPURLResponse)?.statusCode ?? 0)
     }
 
     @Test("a branch killed mid-catch-up resumes on the next run and loses nothing")
