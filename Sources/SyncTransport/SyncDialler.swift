@@ -39,25 +39,30 @@ public struct SyncDialler: Service {
     }
 
     /// Keeps a live session to the peer until cancelled or shut down, redialling after failures.
+    /// A graceful shutdown ends the session after the batch being applied is committed and acknowledged.
     public func run() async throws {
-        try? await cancelWhenGracefulShutdown {
-            var backoff = settings.backoff
-            var random = SystemRandomNumberGenerator()
-            while !Task.isCancelled {
-                do {
-                    _ = try await session(mode: .live)
-                } catch is CancellationError {
-                    return
-                } catch let error as SyncError {
-                    if error.hadSynced { backoff.reset() }
-                    logger.warning("link to \(address) lost: \(error.message)")
-                    if !error.recorded { try await recordFailure(error) }
-                } catch {
-                    logger.warning("link to \(address) lost: \(error)")
+        var backoff = settings.backoff
+        var random = SystemRandomNumberGenerator()
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                _ = try await session(mode: .live)
+            } catch is CancellationError {
+                return
+            } catch let error as SyncError {
+                if error.hadSynced { backoff.reset() }
+                logger.warning("link to \(address) lost: \(error.message)")
+                if !error.recorded {
+                    do { try await recordFailure(error) } catch { logger.warning("could not record the failure for status: \(error)") }
                 }
-                let delay = backoff.next(using: &random)
-                logger.info("redialling \(address) in \(delay)")
-                try await Task.sleep(for: delay)
+            } catch {
+                logger.warning("link to \(address) lost: \(error)")
+            }
+            let delay = backoff.next(using: &random)
+            logger.info("redialling \(address) in \(delay)")
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
+            } catch {
+                return
             }
         }
     }

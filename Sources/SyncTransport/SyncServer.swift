@@ -49,11 +49,12 @@ public final class SyncServer: Service, Sendable {
         registry = SessionRegistry(maxConnections: settings.maxConnections, maxSessionsPerPeer: settings.maxSessionsPerPeer)
     }
 
-    /// Serves peers until the task is cancelled or the service group shuts down; then closes the
-    /// listener and every session.
+    /// Serves peers until the task is cancelled or the service group shuts down. A graceful
+    /// shutdown stops accepting, lets every session commit and acknowledge the batch it is
+    /// applying and tell its peer, then returns.
     public func run() async throws {
         do {
-            try await cancelWhenGracefulShutdown {
+            try await withGracefulShutdownHandler {
                 try await self.listener.executeThenClose { connections in
                     try await withThrowingDiscardingTaskGroup { group in
                         for try await connection in connections {
@@ -69,10 +70,15 @@ public final class SyncServer: Service, Sendable {
                         }
                     }
                 }
+            } onGracefulShutdown: {
+                self.listener.channel.close(promise: nil)
             }
         } catch is CancellationError {
             logger.info("stopped listening")
+        } catch let error as ChannelError where error == .ioOnClosedChannel || error == .alreadyClosed {
+            logger.info("stopped listening")
         }
+        logger.info("every session ended")
     }
 
     private func serve(_ connection: NIOAsyncChannel<WireFrame, WireFrame>) async {

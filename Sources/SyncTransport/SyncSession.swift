@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOSSL
 import Replication
+import ServiceLifecycle
 import SwiftProtobuf
 import SyncWire
 import TicketModel
@@ -108,6 +109,8 @@ struct SyncSession {
         case localChange
         /// The peer closed its side: the inbound stream ended.
         case closed
+        /// The node is shutting down gracefully: end after the event being handled.
+        case shutdown
     }
 
     private func exchange(
@@ -128,35 +131,73 @@ struct SyncSession {
             let frames = chain(inbound.map { Event.frame($0) }, [Event.closed].async)
             let ticks = AsyncTimerSequence(interval: settings.tickInterval, clock: .continuous).map { _ in Event.tick }
             let changes = (feed?.subscribe() ?? AsyncStream { $0.finish() }).map { Event.localChange }
-            for try await event in merge(frames, ticks, changes) {
-                switch event {
-                case .frame(let frame):
-                    state.heard()
-                    try await handle(frame, channel: channel, sender: sender, state: &state)
-                case .tick:
-                    try await state.checkTimers(sender: sender)
-                case .localChange:
-                    if state.isSyncing { try await state.pump(sender: sender) }
-                case .closed:
-                    if let summary = try await state.closedByPeer(keepingLinkUp: mode == .live && isDialler) { return summary }
-                    throw SyncError(
-                        .linkLost, state.isSyncing ? "the peer closed the connection" : "the peer closed the connection during the handshake")
-                }
-                if let onProgress, let progress = state.progress { onProgress(progress) }
-                if let summary = try await state.finishedRound() { return summary }
+            // Events are handled one at a time, so a shutdown lets the batch being applied commit and
+            // be acknowledged before the session ends.
+            let (shutdowns, shutdown) = AsyncStream.makeStream(of: Event.self)
+            defer { shutdown.finish() }
+            return try await withGracefulShutdownHandler {
+                try await loop(over: merge(frames, ticks, merge(changes, shutdowns)), channel: channel, sender: sender, state: &state)
+            } onGracefulShutdown: {
+                shutdown.yield(.shutdown)
             }
-            throw CancellationError()
         } catch let error as WireError {
+
             // We found the peer at fault: tell it why where the link still allows, then close.
             try? await sender.send(.error(.with { $0.code = error.code; $0.reason = error.message }))
             throw SyncError(SyncError.kind(of: error.code), error.message)
         } catch let error as StoreError {
             try? await sender.send(.error(.with { $0.code = .internal; $0.reason = "the peer's store failed; it will retry" }))
             throw error
+        } catch is LeftForShutdown {
+            throw CancellationError()  // the peer was told already
         } catch let error as CancellationError {
             try? await sender.send(.error(.with { $0.code = .shuttingDown; $0.reason = "the node is shutting down" }))
             throw error
         }
+    }
+
+    /// The session ended for a graceful shutdown, after telling the peer.
+    private struct LeftForShutdown: Error {}
+
+    /// How long a node shutting down waits for its peer to close after telling it why.
+    static let leavingGrace: Duration = .seconds(2)
+
+    /// Handles each event to completion before the next; returns when the round or session ends.
+    private func loop(
+        over events: some AsyncSequence<Event, any Error>, channel: any NIOCore.Channel, sender: FrameSender,
+        state: inout SessionState
+    ) async throws -> SyncSummary {
+        // Set once the node began to shut down and told the peer: frames still arriving are not
+        // applied, and the session ends when the peer closes (having read why) or after a grace time.
+        var leavingSince: ContinuousClock.Instant?
+        for try await event in events {
+            if let leavingSince {
+                if case .closed = event { throw LeftForShutdown() }
+                if ContinuousClock.now - leavingSince > Self.leavingGrace { throw LeftForShutdown() }
+                continue
+            }
+            switch event {
+            case .frame(let frame):
+                state.heard()
+                try await handle(frame, channel: channel, sender: sender, state: &state)
+            case .tick:
+                try await state.checkTimers(sender: sender)
+            case .localChange:
+                if state.isSyncing { try await state.pump(sender: sender) }
+            case .closed:
+                if let summary = try await state.closedByPeer(keepingLinkUp: mode == .live && isDialler) { return summary }
+                throw SyncError(
+                    .linkLost, state.isSyncing ? "the peer closed the connection" : "the peer closed the connection during the handshake")
+            case .shutdown:
+                // The event before this one ran to completion: the batch being applied is committed and acked.
+                try? await sender.send(.error(.with { $0.code = .shuttingDown; $0.reason = "the node is shutting down" }))
+                leavingSince = ContinuousClock.now
+                continue
+            }
+            if let onProgress, let progress = state.progress { onProgress(progress) }
+            if let summary = try await state.finishedRound() { return summary }
+        }
+        throw CancellationError()
     }
 
     private func handle(_ frame: WireFrame, channel: any NIOCore.Channel, sender: FrameSender, state: inout SessionState) async throws {

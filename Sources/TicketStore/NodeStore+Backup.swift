@@ -95,10 +95,10 @@ extension NodeStore {
         let role = NodeRole(rawValue: row["role"]) ?? .branch
         let peers = try peerRecords(db)
         let synced = { (peer: PeerRecord) in (peer.lastSyncAt ?? 0) >= UInt64(restoredAt) }
-        let dialsHQ = try String.fetchOne(db, sql: "SELECT hqAddress FROM node") != nil || peers.contains { $0.role == .hq }
+        // A branch always waits for HQ: even one that never synced before its backup may have since.
         let waiting: [String] =
             role == .branch
-            ? (!dialsHQ || peers.contains { $0.role == .hq && synced($0) } ? [] : ["headquarters"])
+            ? (peers.contains { $0.role == .hq && synced($0) } ? [] : ["headquarters"])
             : peers.filter { $0.role == .branch && !synced($0) }.map(\.nodeID.rawValue)
         guard !waiting.isEmpty else { return }
         throw DomainError(

@@ -67,14 +67,15 @@ final class RunningProcess: @unchecked Sendable {
     private let lock = NSLock()
     private var stdout = ""
 
-    init(_ arguments: [String]) throws {
+    /// Starts `branchdesk arguments…`; with `capturingErrors`, stderr is read with stdout.
+    init(_ arguments: [String], capturingErrors: Bool = false) throws {
         process.executableURL = CommandLineRunner.binary
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["BRANCHDESK_USER"] = "王芳"
         process.environment = environment
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        process.standardError = capturingErrors ? output : FileHandle.nullDevice
         output.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let text = String(decoding: handle.availableData, as: UTF8.self)
             self?.lock.withLock { self?.stdout += text }
@@ -93,6 +94,27 @@ final class RunningProcess: @unchecked Sendable {
             Thread.sleep(forTimeInterval: 0.01)
         }
         throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "no line with '\(needle)' from \(process.arguments ?? [])"])
+    }
+
+    /// Everything read from the process so far.
+    var text: String { lock.withLock { stdout } }
+
+    /// Sends SIGTERM (with `signal`) and waits for the exit; returns the exit status, or nil when
+    /// the process had to be killed after `timeout`.
+    func terminate(timeout: TimeInterval = 20) -> Int32? {
+        if process.isRunning { process.terminate() }
+        return waitForExit(timeout: timeout)
+    }
+
+    /// Waits for the process to end by itself; returns its exit status, or nil when it had to be killed.
+    func waitForExit(timeout: TimeInterval = 20) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        guard !process.isRunning else {
+            kill()
+            return nil
+        }
+        return process.terminationStatus
     }
 
     /// Kills the process at once, as a power cut would.

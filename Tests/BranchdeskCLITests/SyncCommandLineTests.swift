@@ -175,6 +175,31 @@ struct SyncCommandLineTests {
         #expect(try digest("hq") == digest("sh-012"))
     }
 
+    @Test("SIGTERM at HQ mid-catch-up commits and acknowledges the batch being applied, tells the branch, and exits 0")
+    func gracefulShutdownMidCatchUp() async throws {
+        let port = try freeLoopbackPort()
+        try company(branches: ["sh-012"], port: port)
+        let total = try await fillBranch(data("sh-012"), id: "sh-012", tickets: 6_000)
+        let hq = try serveHQ(port: port)
+        defer { hq.stop() }
+
+        let round = try RunningProcess(["sync", "--data", data("sh-012"), "--once"], capturingErrors: true)
+        defer { round.stop() }
+        let hqStore = try NodeStore.open(in: data("hq"))
+        try await waitUntilAsync("HQ committing part of the catch-up") { try await hqStore.opCount() > 0 }
+        #expect(hq.terminate() == 0, "serve exits 0 after a graceful shutdown")
+        #expect(round.waitForExit() == 8)
+        #expect(round.text.contains("the node is shutting down"), "\(round.text)")
+
+        // The branch recorded HQ as holding exactly what HQ committed: no batch was committed unacknowledged.
+        let held = try await hqStore.versionVector()[try NodeID("sh-012")]
+        #expect(held > 0 && held < total, "the round finished before the shutdown; make the catch-up larger")
+        let branchStore = try NodeStore.open(in: data("sh-012"))
+        let recorded = try await branchStore.peers().first { $0.role == .hq }
+        #expect(recorded?.ackedVector[try NodeID("sh-012")] == held)
+        #expect(recorded?.lastError?.contains("shutting down") == true)
+    }
+
     /// Gives the branch `tickets` tickets of its own quickly: they are made in memory under the
     /// branch's identity and applied to its store in large batches.
     func fillBranch(_ directory: String, id: String, tickets: Int) async throws -> UInt64 {
