@@ -100,7 +100,7 @@ import Testing
     @Test func theDataDirectoryMustBeGiven() throws {
         let cli = CommandLineRunner()
         let result = try cli.run(["status"], environment: ["BRANCHDESK_DATA": ""])
-        #expect(result.status == 64 && result.stderr.contains("give --data DIR or set BRANCHDESK_DATA"))
+        #expect(result.status == 64 && result.stderr.contains("give --data DIR, set BRANCHDESK_DATA, or 'data' in the --config file"), "\(result.stderr)")
     }
 
     @Test func listSearchAndConflictsWorkInChinese() throws {
