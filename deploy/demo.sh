@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Branchdesk demo: a company on this machine. Creates a CA and certificates, two branches that take
+# Branchdesk demo: a company on this machine. Creates a CA and certificates, three branches that take
 # complaints while headquarters is down, then HQ; the branches sync, HQ's edits flow back, a live
-# branch pushes a new complaint by itself, and a concurrent edit shows up as a conflict.
+# branch pushes its edits by itself, a concurrent edit shows up as a conflict, and HQ shows its
+# replication status and the month's complaint statistics.
 # Everything happens in a temporary folder on 127.0.0.1; every process it starts is stopped at the end
 # (also on Ctrl-C).
 set -euo pipefail
@@ -25,16 +26,20 @@ say() { printf '\n%s# %s%s\n' "$bold" "$*" "$plain"; }
 step() { printf '%s$ branchdesk %s%s\n' "$bold" "$*" "$plain"; "$bin" "$@"; }
 # A free port on 127.0.0.1 for HQ.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-hq="$work/hq" pudong="$work/sh-pudong-012" chaoyang="$work/bj-chaoyang-003" certs="$work/certs"
+hq="$work/hq" pudong="$work/sh-pudong-012" chaoyang="$work/bj-chaoyang-003" tianhe="$work/gz-tianhe-007" certs="$work/certs"
 
 say "The admin creates the company CA and a certificate per node (no OpenSSL needed)"
 step certs create-ca --certs "$certs"
 step certs create-node --certs "$certs" --node-id hq --role hq
 step certs create-node --certs "$certs" --node-id sh-pudong-012 --role branch
 step certs create-node --certs "$certs" --node-id bj-chaoyang-003 --role branch
+step certs create-node --certs "$certs" --node-id gz-tianhe-007 --role branch
 step init --data "$hq" --node-id hq --role hq --certs "$certs" --time-zone Asia/Shanghai
 step init --data "$pudong" --node-id sh-pudong-012 --role branch --code SH012 --certs "$certs" --hq "127.0.0.1:$port" --time-zone Asia/Shanghai
 step init --data "$chaoyang" --node-id bj-chaoyang-003 --role branch --code BJ003 --certs "$certs" --hq "127.0.0.1:$port" --time-zone Asia/Shanghai
+step init --data "$tianhe" --node-id gz-tianhe-007 --role branch --code GZ007 --certs "$certs" --hq "127.0.0.1:$port" --time-zone Asia/Shanghai
+for branch in sh-pudong-012 bj-chaoyang-003 gz-tianhe-007; do "$bin" peers add --data "$hq" "$branch" >/dev/null; done
+step status --data "$hq"
 
 say "Headquarters is down. The branches keep taking complaints by phone."
 number=$("$bin" ticket open --data "$pudong" --customer 张三 --phone "138 0013 8000" --channel phone --category product \
@@ -46,6 +51,10 @@ step ticket investigate --data "$pudong" "$number" --cause "批次固件缺陷" 
 other=$("$bin" ticket open --data "$chaoyang" --customer 李四 --phone "010-6234 5678" --channel walk-in --category price \
     --severity 1 --title "标价与结账价格不一致" --body "货架标价 39 元，结账收 45 元")
 printf '%s$ branchdesk ticket open --data bj-chaoyang-003 --customer 李四 … --title 标价与结账价格不一致%s\n%s\n' "$bold" "$plain" "$other"
+repeat=$("$bin" ticket open --data "$tianhe" --customer 张三 --phone "138 0013 8000" --channel wechat --category service \
+    --severity 1 --title "换货后客服未回电" --body "上周在浦东店投诉后，客服答应回电但一直没有")
+printf '%s$ branchdesk ticket open --data gz-tianhe-007 --customer 张三 … --title 换货后客服未回电%s\n%s\n' "$bold" "$plain" "$repeat"
+step ticket list --data "$tianhe" --due-within 4d
 step sync --data "$pudong" --once || echo "(exit $?: HQ is unreachable; the branch keeps working and syncs later)"
 
 say "Headquarters starts; each branch runs one catch-up round"
@@ -54,6 +63,7 @@ pids+=($!)
 for _ in $(seq 100); do grep -q "listening on" "$work/hq.log" && break; sleep 0.1; done
 step sync --data "$pudong" --once
 step sync --data "$chaoyang" --once
+step sync --data "$tianhe" --once
 step ticket list --data "$hq"
 
 say "HQ escalates the Pudong claim and the Beijing branch changes a severity while both are offline to each other"
@@ -81,8 +91,12 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 
-say "Every replica holds the same tickets; HQ's replication status"
+step sync --data "$tianhe" --once
+
+say "Every replica holds the same tickets; HQ's replication status and the month's statistics"
 step status --data "$hq"
+step report --data "$hq" --month "$(TZ=Asia/Shanghai date +%Y-%m)"
 step digest --data "$hq"
 step digest --data "$pudong"
 step digest --data "$chaoyang"
+step digest --data "$tianhe"
