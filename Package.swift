@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "branchdesk", targets: ["branchdesk"]),
+        .executable(name: "branchdesk-bench", targets: ["branchdesk-bench"]),
         .library(name: "TicketModel", targets: ["TicketModel"]),
         .library(name: "Replication", targets: ["Replication"]),
         .library(name: "TicketStore", targets: ["TicketStore"]),
@@ -103,6 +104,21 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Benchmarks against raw SQLite and raw TLS: `swift run -c release branchdesk-bench`.
+        .executableTarget(
+            name: "branchdesk-bench",
+            dependencies: [
+                "TicketModel", "Replication", "TicketStore", "SyncWire", "SyncTransport",
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

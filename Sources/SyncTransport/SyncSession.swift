@@ -170,28 +170,38 @@ struct SyncSession {
         // Set once the node began to shut down and told the peer: frames still arriving are not
         // applied, and the session ends when the peer closes (having read why) or after a grace time.
         var leavingSince: ContinuousClock.Instant?
+        // A listener whose write failed keeps reading what the peer sent before it closed (its
+        // caught-up, say) before it decides whether the session failed or the peer simply left.
+        var writeFailure: (any Error)?
         for try await event in events {
             if let leavingSince {
                 if case .closed = event { throw LeftForShutdown() }
                 if ContinuousClock.now - leavingSince > Self.leavingGrace { throw LeftForShutdown() }
                 continue
             }
-            switch event {
-            case .frame(let frame):
-                state.heard()
-                try await handle(frame, channel: channel, sender: sender, state: &state)
-            case .tick:
-                try await state.checkTimers(sender: sender)
-            case .localChange:
-                if state.isSyncing { try await state.pump(sender: sender) }
-            case .closed:
-                if let summary = try await state.closedByPeer(keepingLinkUp: mode == .live && isDialler) { return summary }
-                throw SyncError(
-                    .linkLost, state.isSyncing ? "the peer closed the connection" : "the peer closed the connection during the handshake")
-            case .shutdown:
-                // The event before this one ran to completion: the batch being applied is committed and acked.
-                try? await sender.send(.error(.with { $0.code = .shuttingDown; $0.reason = "the node is shutting down" }))
-                leavingSince = ContinuousClock.now
+            do {
+                switch event {
+                case .frame(let frame):
+                    state.heard()
+                    try await handle(frame, channel: channel, sender: sender, state: &state)
+                case .tick:
+                    try await state.checkTimers(sender: sender)
+                case .localChange:
+                    if state.isSyncing { try await state.pump(sender: sender) }
+                case .closed:
+                    if let summary = try await state.closedByPeer(keepingLinkUp: mode == .live && isDialler) { return summary }
+                    if let writeFailure { throw writeFailure }
+                    throw SyncError(
+                        .linkLost,
+                        state.isSyncing ? "the peer closed the connection" : "the peer closed the connection during the handshake")
+                case .shutdown:
+                    // The event before this one ran to completion: the batch being applied is committed and acked.
+                    try? await sender.send(.error(.with { $0.code = .shuttingDown; $0.reason = "the node is shutting down" }))
+                    leavingSince = ContinuousClock.now
+                    continue
+                }
+            } catch where !isDialler && Self.isTransportError(error) {
+                writeFailure = writeFailure ?? error
                 continue
             }
             if let onProgress, let progress = state.progress { onProgress(progress) }

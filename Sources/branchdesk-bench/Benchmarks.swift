@@ -1,0 +1,194 @@
+import Foundation
+import Logging
+import Replication
+import SwiftProtobuf
+import SyncTransport
+import SyncWire
+import TicketModel
+import TicketStore
+
+/// One measured figure beside its baseline measured in the same run.
+struct Figure {
+    let name: String
+    let value: Double
+    let baselineName: String
+    let baseline: Double
+    let unit: String
+    let target: String
+
+    var ratio: Double { baseline == 0 ? 0 : value / baseline }
+}
+
+/// The benchmarks of issue "Fast, and nothing lost", each against its physical baseline.
+struct Benchmarks {
+    let folder: URL
+    let ops: Int
+    let edits: Int
+    let branches: Int
+    let batch: Int
+
+    private func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+
+    /// (1) Local edits, one op and one transaction each, against raw SQLite rows of the same size
+    /// committed one per transaction, both with WAL and `synchronous=FULL`.
+    func localEdits() async throws -> [Figure] {
+        let store = try NodeStore.create(in: path("local"), identity: Self.identity("br-local"))
+        var numbers: [String] = []
+        for index in 0..<20 { numbers.append(try await store.openTicket(Self.draft(index), actor: "王芳").number) }
+        let before = try await store.opCount()
+        let text = "门店核实情况：顾客所述属实，已登记。"
+        let seconds = try await Self.time {
+            for index in 0..<edits {
+                _ = try await store.edit(numbers[index % numbers.count], actor: "王芳", action: "note") {
+                    try $0.append(Entry(kind: .note, text: text))
+                }
+            }
+        }
+        let rows = try await Fixtures.rows(of: store, after: before)
+        let raw = try RawSQLite(path: path("local-raw.sqlite"))
+        let rawSeconds = try Self.time { for index in rows.indices { try raw.insert(rows[index...index]) } }
+        return [
+            Figure(
+                name: "local edits, 1 per transaction", value: Double(edits) / seconds, baselineName: "raw SQLite rows, 1 per tx",
+                baseline: Double(rows.count) / rawSeconds, unit: "ops/s", target: "≥ 0.5×")
+        ]
+    }
+
+    /// (2) Remote apply of a realistic trace in batches against raw SQLite inserts of the same rows
+    /// in the same batches; then the same batches again, all duplicates.
+    func remoteApply(_ trace: [Op]) async throws -> [Figure] {
+        let store = try NodeStore.create(in: path("apply"), identity: Self.identity("hq", role: .hq))
+        let seconds = try await Self.time {
+            for start in stride(from: 0, to: trace.count, by: batch) {
+                _ = try await store.apply(Array(trace[start..<min(start + batch, trace.count)]))
+            }
+        }
+        let duplicateSeconds = try await Self.time {
+            for start in stride(from: 0, to: trace.count, by: batch) {
+                _ = try await store.apply(Array(trace[start..<min(start + batch, trace.count)]))
+            }
+        }
+        let rows = try trace.map(Self.row)
+        let raw = try RawSQLite(path: path("apply-raw.sqlite"))
+        let rawSeconds = try Self.time {
+            for start in stride(from: 0, to: rows.count, by: batch) { try raw.insert(rows[start..<min(start + batch, rows.count)]) }
+        }
+        let rawRate = Double(rows.count) / rawSeconds
+        return [
+            Figure(
+                name: "remote apply, \(trace.count) ops in \(batch)-op batches", value: Double(trace.count) / seconds,
+                baselineName: "raw SQLite, same rows and batches", baseline: rawRate, unit: "ops/s", target: "≥ 100k/s and ≥ 0.5×"),
+            Figure(
+                name: "remote apply of duplicates", value: Double(trace.count) / duplicateSeconds,
+                baselineName: "raw SQLite, same rows and batches", baseline: rawRate, unit: "ops/s", target: "≥ 300k/s"),
+        ]
+    }
+
+    /// (3) A branch's catch-up to HQ over mutual TLS on loopback, against the remote apply of the
+    /// same ops alone and against a raw TLS transfer of the same bytes.
+    func catchUp(_ trace: [Op]) async throws -> [Figure] {
+        let certs = path("certs")
+        try CertificateAuthority.createCA(in: certs)
+        let branchID = trace[0].id.origin
+        try CertificateAuthority.issueNode(in: certs, id: branchID, role: .branch)
+        try CertificateAuthority.issueNode(in: certs, id: try NodeID("hq"), role: .hq)
+        let branchDirectory = path("catchup-branch"), hqDirectory = path("catchup-hq")
+        let branch = try NodeStore.create(in: branchDirectory, identity: Self.identity(branchID.rawValue))
+        let hq = try NodeStore.create(in: hqDirectory, identity: Self.identity("hq", role: .hq))
+        let branchCertificates = try NodeCertificates.install(from: certs, nodeID: branchID, role: .branch, into: branchDirectory)
+        let hqCertificates = try NodeCertificates.install(from: certs, nodeID: try NodeID("hq"), role: .hq, into: hqDirectory)
+        for start in stride(from: 0, to: trace.count, by: NodeStore.maxBatchOps) {
+            _ = try await branch.apply(Array(trace[start..<min(start + NodeStore.maxBatchOps, trace.count)]))
+        }
+        var settings = SyncSettings()
+        settings.batchOps = batch
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        let feed = ChangeFeed(store: hq)
+        let server = try await SyncServer.bind(
+            HostPort(host: "127.0.0.1", port: 0), store: hq, certificates: hqCertificates, settings: settings, feed: feed,
+            logger: logger)
+        let serving = Task { try await server.run() }
+        let dialler = SyncDialler(
+            address: HostPort(host: "127.0.0.1", port: server.port), store: branch, certificates: branchCertificates,
+            settings: settings, feed: nil, logger: logger)
+        let seconds = try await Self.time { _ = try await dialler.syncOnce() }
+        serving.cancel()
+        _ = try? await serving.value
+        guard try await hq.versionVector() == branch.versionVector() else { throw BenchError("the catch-up did not arrive whole") }
+
+        let alone = try NodeStore.create(in: path("catchup-alone"), identity: Self.identity("hq", role: .hq))
+        let aloneSeconds = try await Self.time {
+            for start in stride(from: 0, to: trace.count, by: batch) {
+                _ = try await alone.apply(Array(trace[start..<min(start + batch, trace.count)]))
+            }
+        }
+        let bytes = try trace.reduce(0) { $0 + (try $1.wire.serializedBytes() as [UInt8]).count + 16 }
+        let tlsSeconds = try await RawTLS.transfer(
+            bytes: bytes, server: try hqCertificates.serverContext(), client: try branchCertificates.clientContext())
+        let rate = Double(trace.count) / seconds
+        return [
+            Figure(
+                name: "catch-up of \(trace.count) ops over mutual TLS", value: rate, baselineName: "remote apply alone",
+                baseline: Double(trace.count) / aloneSeconds, unit: "ops/s", target: "≥ 0.8×"),
+            Figure(
+                name: "catch-up, bytes of ops moved", value: Double(bytes) / seconds / 1_048_576,
+                baselineName: "raw TLS, same bytes", baseline: Double(bytes) / tlsSeconds / 1_048_576, unit: "MiB/s",
+                target: "(TLS is not the bound)"),
+        ]
+    }
+
+    // MARK: Helpers
+
+    static func identity(_ id: String, role: NodeRole = .branch) -> NodeIdentity {
+        let node = try! NodeID(id)
+        return NodeIdentity(nodeID: node, role: role, branchCode: BranchCode(defaultFor: node), timeZone: "Asia/Shanghai")
+    }
+
+    static func draft(_ index: Int) throws -> TicketDraft {
+        try TicketDraft(
+            channel: .phone, takenBy: "王芳", customer: "顾客\(index)", phone: "138 0013 \(8000 + index)", title: "商品质量问题",
+            statement: "顾客反映购买的商品出现故障，要求退换。", request: "换货", category: .product)
+    }
+
+    /// The op as a baseline row: its key and as many bytes as the op log stores for it.
+    static func row(_ op: Op) throws -> RawRow {
+        var body = try JSONEncoder().encode(op.changes)
+        body.append(contentsOf: Array(op.actor.utf8) + Array(op.action.utf8) + Array(op.ticket.description.utf8))
+        return RawRow(origin: op.id.origin.rawValue, seq: Int64(op.id.seq), hlc: Int64(bitPattern: op.hlc.rawValue), body: body)
+    }
+
+    static func time(_ body: () async throws -> Void) async throws -> Double {
+        let start = ContinuousClock.now
+        try await body()
+        return (ContinuousClock.now - start).seconds
+    }
+
+    static func time(_ body: () throws -> Void) throws -> Double {
+        let start = ContinuousClock.now
+        try body()
+        return (ContinuousClock.now - start).seconds
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+enum Fixtures {
+    /// The ops `store` made after the first `after` ones, as baseline rows.
+    static func rows(of store: NodeStore, after: UInt64) async throws -> [RawRow] {
+        var vector = VersionVector()
+        var rows: [RawRow] = []
+        var seen: UInt64 = 0
+        while true {
+            let batch = try await store.opsMissing(by: vector, limit: 1_000)
+            if batch.isEmpty { return rows }
+            for op in batch {
+                vector.advance(to: op.id)
+                seen += 1
+                if seen > after { rows.append(try Benchmarks.row(op)) }
+            }
+        }
+    }
+}
