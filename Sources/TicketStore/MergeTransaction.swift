@@ -12,6 +12,9 @@ struct MergeTransaction {
     private let db: Database
     private var documents: [TicketID: TicketDocument] = [:]
     private var touched: [TicketID] = []
+    /// The highest seq applied per origin, written to the version vector at `finish()`.
+    private var applied: [NodeID: UInt64] = [:]
+    private let encoder = Coding.encoder()
 
     init(_ db: Database) {
         self.db = db
@@ -19,23 +22,25 @@ struct MergeTransaction {
 
     /// Appends `op` and merges it; the op must be the next seq of its origin.
     mutating func apply(_ op: Op) throws {
-        try db.execute(
-            sql: "INSERT INTO op (origin, seq, hlc, ticket, actor, action, changes) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            arguments: [
+        try db.cachedStatement(sql: "INSERT INTO op (origin, seq, hlc, ticket, actor, action, changes) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            .execute(arguments: [
                 op.id.origin.rawValue, Int64(op.id.seq), Int64(bitPattern: op.hlc.rawValue), op.ticket.description,
-                op.actor, op.action, try Coding.encode(op.changes),
+                op.actor, op.action, try encoder.encode(op.changes),
             ])
-        try db.execute(
-            sql: "INSERT INTO versionVector (origin, seq) VALUES (?, ?) ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq",
-            arguments: [op.id.origin.rawValue, Int64(op.id.seq)])
+        applied[op.id.origin] = op.id.seq
         var document = try documents[op.ticket] ?? load(op.ticket)
         let entries = document.apply(op)
         if documents.updateValue(document, forKey: op.ticket) == nil { touched.append(op.ticket) }
         for record in entries { try insert(record, ticket: op.ticket) }
     }
 
-    /// Saves every touched ticket with its search text and conflicts.
+    /// Advances the version vector and saves every touched ticket with its search text and conflicts.
     func finish() throws {
+        for (origin, seq) in applied {
+            try db.cachedStatement(
+                sql: "INSERT INTO versionVector (origin, seq) VALUES (?, ?) ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq"
+            ).execute(arguments: [origin.rawValue, Int64(seq)])
+        }
         for id in touched {
             guard let document = documents[id] else { continue }
             try save(document)
@@ -43,31 +48,33 @@ struct MergeTransaction {
     }
 
     private func load(_ id: TicketID) throws -> TicketDocument {
-        guard let data = try Data.fetchOne(db, sql: "SELECT document FROM ticket WHERE id = ?", arguments: [id.description])
+        guard
+            let data = try Data.fetchOne(
+                db.cachedStatement(sql: "SELECT document FROM ticket WHERE id = ?"), arguments: [id.description])
         else { return TicketDocument(id: id) }
         return try Coding.decode(TicketDocument.self, from: data)
     }
 
     private func insert(_ record: EntryRecord, ticket: TicketID) throws {
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO entry (origin, seq, position, ticket, hlc, actor, kind, text, body)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
+                """
+        ).execute(
             arguments: [
                 record.op.origin.rawValue, Int64(record.op.seq), record.index, ticket.description,
                 Int64(bitPattern: record.hlc.rawValue), record.actor, record.entry.kind.rawValue, record.entry.text,
-                try Coding.encode(record.entry),
+                try encoder.encode(record.entry),
             ])
-        try db.execute(
-            sql: "INSERT INTO ticketSearch (rowid, ticket, text) VALUES (?, ?, ?)",
-            arguments: [-db.lastInsertedRowID, ticket.description, record.entry.text])
+        try db.cachedStatement(sql: "INSERT INTO ticketSearch (rowid, ticket, text) VALUES (?, ?, ?)")
+            .execute(arguments: [-db.lastInsertedRowID, ticket.description, record.entry.text])
     }
 
     private func save(_ document: TicketDocument) throws {
         let id = document.id.description
         let intake = document.intake
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO ticket (id, origin, opened, number, title, customer, phone, channel, category, kind,
                     severity, department, assignee, round, stage, escalation, receivedAt, updatedHLC, document)
@@ -79,21 +86,21 @@ struct MergeTransaction {
                     department = excluded.department, assignee = excluded.assignee, round = excluded.round,
                     stage = excluded.stage, escalation = excluded.escalation, receivedAt = excluded.receivedAt,
                     updatedHLC = excluded.updatedHLC, document = excluded.document
-                """,
+                """
+        ).execute(
             arguments: [
                 id, document.id.origin.rawValue, document.isOpened, intake?.number, document.text(.title),
                 document.text(.customer), document.text(.phone), intake?.channel.rawValue, document.text(.category),
                 document.text(.kind), document.severity.rawValue, document.text(.department),
                 document.text(.assignee), document.status.round, document.status.stage.rawValue,
                 document.escalationLevel.rawValue, intake?.receivedAt, Int64(bitPattern: document.lastChange.rawValue),
-                try Coding.encode(document),
+                try encoder.encode(document),
             ])
-        let rowID = try Int64.fetchOne(db, sql: "SELECT rowID FROM ticket WHERE id = ?", arguments: [id]) ?? 0
-        try db.execute(sql: "DELETE FROM ticketSearch WHERE rowid = ?", arguments: [rowID])
-        try db.execute(
-            sql: "INSERT INTO ticketSearch (rowid, ticket, text) VALUES (?, ?, ?)",
-            arguments: [rowID, id, Self.searchText(of: document)])
-        try db.execute(sql: "DELETE FROM conflict WHERE ticket = ?", arguments: [id])
+        let rowID = try Int64.fetchOne(db.cachedStatement(sql: "SELECT rowID FROM ticket WHERE id = ?"), arguments: [id]) ?? 0
+        try db.cachedStatement(sql: "DELETE FROM ticketSearch WHERE rowid = ?").execute(arguments: [rowID])
+        try db.cachedStatement(sql: "INSERT INTO ticketSearch (rowid, ticket, text) VALUES (?, ?, ?)")
+            .execute(arguments: [rowID, id, Self.searchText(of: document)])
+        try db.cachedStatement(sql: "DELETE FROM conflict WHERE ticket = ?").execute(arguments: [id])
         for conflict in document.conflicts {
             try db.execute(
                 sql: "INSERT INTO conflict (ticket, field, winner, overridden) VALUES (?, ?, ?, ?)",
@@ -117,9 +124,14 @@ struct MergeTransaction {
 /// equal bytes and replica digests can be compared.
 enum Coding {
     static func encode(_ value: some Encodable) throws -> Data {
+        try encoder().encode(value)
+    }
+
+    /// An encoder of this coding, to reuse across many values.
+    static func encoder() -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(value)
+        return encoder
     }
 
     static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
