@@ -12,6 +12,9 @@ struct MergeTransaction {
     private let db: Database
     private var documents: [TicketID: TicketDocument] = [:]
     private var touched: [TicketID] = []
+    /// What the stored ticket was indexed by and whether it had conflicts, to skip rewriting
+    /// the search index and the conflicts when an op left them as they were (most ops do).
+    private var before: [TicketID: (searchText: String, hadConflicts: Bool)] = [:]
     /// The highest seq applied per origin, written to the version vector at `finish()`.
     private var applied: [NodeID: UInt64] = [:]
     private let encoder = Coding.encoder()
@@ -28,7 +31,15 @@ struct MergeTransaction {
                 op.actor, op.action, try encoder.encode(op.changes),
             ])
         applied[op.id.origin] = op.id.seq
-        var document = try documents[op.ticket] ?? load(op.ticket)
+        var document: TicketDocument
+        if let loaded = documents[op.ticket] {
+            document = loaded
+        } else {
+            document = try load(op.ticket)
+            if document.lastChange != .zero {
+                before[op.ticket] = (Self.searchText(of: document), !document.conflicts.isEmpty)
+            }
+        }
         let entries = document.apply(op)
         if documents.updateValue(document, forKey: op.ticket) == nil { touched.append(op.ticket) }
         for record in entries { try insert(record, ticket: op.ticket) }
@@ -43,7 +54,7 @@ struct MergeTransaction {
         }
         for id in touched {
             guard let document = documents[id] else { continue }
-            try save(document)
+            try save(document, before: before[id])
         }
     }
 
@@ -71,7 +82,7 @@ struct MergeTransaction {
             .execute(arguments: [-db.lastInsertedRowID, ticket.description, record.entry.text])
     }
 
-    private func save(_ document: TicketDocument) throws {
+    private func save(_ document: TicketDocument, before: (searchText: String, hadConflicts: Bool)?) throws {
         let id = document.id.description
         let intake = document.intake
         try db.cachedStatement(
@@ -96,10 +107,14 @@ struct MergeTransaction {
                 document.escalationLevel.rawValue, intake?.receivedAt, Int64(bitPattern: document.lastChange.rawValue),
                 try encoder.encode(document),
             ])
-        let rowID = try Int64.fetchOne(db.cachedStatement(sql: "SELECT rowID FROM ticket WHERE id = ?"), arguments: [id]) ?? 0
-        try db.cachedStatement(sql: "DELETE FROM ticketSearch WHERE rowid = ?").execute(arguments: [rowID])
-        try db.cachedStatement(sql: "INSERT INTO ticketSearch (rowid, ticket, text) VALUES (?, ?, ?)")
-            .execute(arguments: [rowID, id, Self.searchText(of: document)])
+        let searchText = Self.searchText(of: document)
+        if searchText != before?.searchText {
+            let rowID = try Int64.fetchOne(db.cachedStatement(sql: "SELECT rowID FROM ticket WHERE id = ?"), arguments: [id]) ?? 0
+            try db.cachedStatement(sql: "DELETE FROM ticketSearch WHERE rowid = ?").execute(arguments: [rowID])
+            try db.cachedStatement(sql: "INSERT INTO ticketSearch (rowid, ticket, text) VALUES (?, ?, ?)")
+                .execute(arguments: [rowID, id, searchText])
+        }
+        guard before?.hadConflicts != false || !document.conflicts.isEmpty else { return }
         try db.cachedStatement(sql: "DELETE FROM conflict WHERE ticket = ?").execute(arguments: [id])
         for conflict in document.conflicts {
             try db.execute(
