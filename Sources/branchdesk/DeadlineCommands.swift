@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Replication
+import Reporting
 import ServiceLevels
 import TicketModel
 import TicketStore
@@ -133,7 +134,7 @@ struct ShowCalendar: AsyncParsableCommand {
 
     func run() async throws {
         let calendar = try await data.openStore().companySettings().calendar
-        if output.json { try Output.json(calendar) } else { Output.calendar(calendar, month: try month.map(MonthArgument.parse)) }
+        if output.json { try Output.json(calendar) } else { Output.calendar(calendar, month: try month.map { try ReportMonth($0) }) }
     }
 }
 
@@ -209,15 +210,5 @@ struct ChangeCalendar: AsyncParsableCommand {
     private static func dayAndLabel(_ text: String) throws -> (String, String) {
         let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
         return (try day(parts.first ?? ""), parts.count > 1 ? parts[1].trimmingWhitespace() : "")
-    }
-}
-
-/// Parses `YYYY-MM`.
-enum MonthArgument {
-    static func parse(_ text: String) throws -> (year: Int, month: Int) {
-        let parts = text.split(separator: "-")
-        guard parts.count == 2, parts[0].count == 4, let year = Int(parts[0]), let month = Int(parts[1]), (1...12).contains(month)
-        else { throw ValidationError("invalid month '\(text)': use YYYY-MM, e.g. 2026-11") }
-        return (year, month)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Reporting
 import ServiceLevels
 import TicketModel
 import TicketStore
@@ -159,14 +160,15 @@ extension Output {
         print("due soon: \(policy.dueSoonHours) hours before a deadline")
     }
 
-    static func calendar(_ calendar: WorkCalendar, month: (year: Int, month: Int)?) {
+    static func calendar(_ calendar: WorkCalendar, month: ReportMonth?) {
         print("time zone: \(calendar.timeZone)")
         for (branch, zone) in calendar.branchTimeZones.sorted(by: { $0.key < $1.key }) { print("  \(branch): \(zone)") }
         print("rest days: \(calendar.restWeekdays.sorted().map(\.description).joined(separator: ", "))")
         let days = calendar.holidays.map { [$0.key, "holiday", $0.value] } + calendar.workingDays.map { [$0.key, "working day", $0.value] }
         if !days.isEmpty { print(table([["DAY", "KIND", "NAME"]] + days.sorted { $0[0] < $1[0] })) }
-        guard let month, let first = CalendarDay(year: month.year, month: month.month, day: 1) else { return }
-        let working = (0..<31).map { first.adding(days: $0) }.filter { $0.month == month.month && calendar.isWorkingDay($0) }
-        print("\(working.count) working days in \(first.description.prefix(7)): \(working.map { String($0.day) }.joined(separator: " "))")
+        guard let month else { return }
+        let first = month.firstDay
+        let working = (0..<31).map { first.adding(days: $0) }.filter { $0 < month.nextFirstDay && calendar.isWorkingDay($0) }
+        print("\(working.count) working days in \(month): \(working.map { String($0.day) }.joined(separator: " "))")
     }
 }
