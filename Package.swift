@@ -124,8 +124,15 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // Test helpers: seeded randomness, a manual clock, temporary stores and ticket drafts.
-        .target(name: "TestSupport", dependencies: ["Replication", "TicketStore"], swiftSettings: strictSettings),
+        // Test helpers: seeded randomness, a manual clock, temporary stores, ticket drafts, a link-fault proxy.
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "Replication", "TicketStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings),
         .testTarget(name: "TicketModelTests", dependencies: ["TicketModel"], swiftSettings: strictSettings),
         .testTarget(name: "ServiceLevelsTests", dependencies: ["TicketModel", "ServiceLevels"], swiftSettings: strictSettings),
         .testTarget(

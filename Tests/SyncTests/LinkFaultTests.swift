@@ -1,0 +1,124 @@
+import Foundation
+import Replication
+import SyncTransport
+import TestSupport
+import Testing
+import TicketModel
+import TicketStore
+
+/// Sync through a proxy that breaks the link on purpose: cut at a byte offset, stalled, flapping.
+/// Whatever the fault, a later round completes and nothing is lost.
+@Suite("Sync through a faulty link")
+struct LinkFaultTests {
+    let company: Company
+    let hq: Company.Node
+
+    init() throws {
+        company = try Company(batchOps: 50, window: 2)
+        hq = try company.node("hq", role: .hq)
+    }
+
+    @Test("a catch-up cut at random byte offsets resumes until every op is at HQ", arguments: [11, 12, 13] as [UInt64])
+    func cutAtByteOffsets(seed: UInt64) async throws {
+        var random = SeededRandom(seed: seed)
+        let branch = try company.node("sh-012")
+        for index in 1...150 { try await company.openTicket(at: branch, title: "投诉 \(index)") }  // 300 ops
+        let server = try await company.serve(hq)
+        let proxy = try await LinkFaultProxy(port: server.server.port)
+        let viaProxy = HostPort(host: "127.0.0.1", port: proxy.port)
+
+        var failures = 0
+        for _ in 0..<6 {
+            let offset = Int.random(in: 100...40_000, using: &random)
+            proxy.set { $0.cutAfterBytes = offset }
+            do { _ = try await company.dialler(branch, to: viaProxy).syncOnce() } catch is SyncError { failures += 1 }
+        }
+        proxy.set { $0.cutAfterBytes = nil }
+        _ = try await company.dialler(branch, to: viaProxy).syncOnce()
+
+        #expect(failures > 0, "seed \(seed): no cut fell inside a round")
+        #expect(proxy.counts.cut > 0, "seed \(seed)")
+        #expect(try await hq.store.versionVector() == branch.store.versionVector(), "seed \(seed)")
+        #expect(try await hq.store.digest() == branch.store.digest(), "seed \(seed)")
+        await proxy.stop()
+        await server.stop()
+    }
+
+    @Test("a stalled link is declared dead and recorded; once it flows again the next round completes")
+    func stalledLink() async throws {
+        let branch = try company.node("sh-012")
+        try await company.openTicket(at: branch, title: "投诉")
+        let server = try await company.serve(hq, settings: company.impatient)
+        let proxy = try await LinkFaultProxy(port: server.server.port)
+        let dialler = SyncDialler(
+            address: HostPort(host: "127.0.0.1", port: proxy.port), store: branch.store, certificates: branch.certificates,
+            settings: company.impatient, feed: nil, logger: company.logger)
+
+        proxy.set { $0.stalled = true }
+        let error = await #expect(throws: SyncError.self) { _ = try await dialler.syncOnce() }
+        #expect(error?.kind == .linkLost, "\(String(describing: error))")
+        let recorded = try await branch.store.status(now: Date()).peers
+        #expect(recorded.isEmpty || recorded.allSatisfy { $0.lastSyncAt == nil }, "nothing was synced")
+
+        proxy.set { $0.stalled = false }
+        _ = try await dialler.syncOnce()
+        #expect(try await hq.store.digest() == branch.store.digest())
+        await proxy.stop()
+        await server.stop()
+    }
+
+    @Test("three branches editing through a flapping link converge with every op everywhere")
+    func flappingSoak() async throws {
+        // The long form: BRANCHDESK_SOAK_SECONDS=600 swift test --filter flappingSoak
+        let seconds = Int(ProcessInfo.processInfo.environment["BRANCHDESK_SOAK_SECONDS"] ?? "") ?? 4
+        let branches = try ["sh-012", "sh-031", "bj-003"].map { try company.node($0) }
+        let server = try await company.serve(hq)
+        let proxy = try await LinkFaultProxy(port: server.server.port)
+        let viaProxy = HostPort(host: "127.0.0.1", port: proxy.port)
+        var sessions: [Task<Void, any Error>] = []
+        var feeds: [Task<Void, any Error>] = []
+        for branch in branches {
+            let feed = ChangeFeed(store: branch.store, pollInterval: .milliseconds(10))
+            feeds.append(Task { try await feed.run() })
+            let dialler = company.dialler(branch, to: viaProxy, feed: feed)
+            sessions.append(Task { try await dialler.run() })
+        }
+        // Every branch edits while the link drops every few hundred milliseconds.
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        var made = 0
+        while ContinuousClock.now < deadline {
+            for branch in branches { try await company.openTicket(at: branch, title: "投诉 \(made)") }
+            made += 1
+            if made % 8 == 0 { proxy.dropConnections() }
+            try await Task.sleep(for: .milliseconds(40))
+        }
+        #expect(proxy.counts.accepted > 3, "the link never flapped")
+
+        // Quiesce: the link holds; every replica ends with every op.
+        let expected = try await branches.asyncMap { try await $0.store.versionVector() }.reduce(VersionVector()) {
+            var vector = $0
+            vector.formMaximum(with: $1)
+            return vector
+        }
+        try await eventually(timeout: .seconds(60), "every op reaching HQ and every branch") {
+            guard try await hq.store.versionVector() == expected else { return false }
+            for branch in branches where try await branch.store.versionVector() != expected { return false }
+            return true
+        }
+        #expect(expected.total == UInt64(made * branches.count * 2), "every branch made two ops per ticket")
+        let digests = try await ([hq] + branches).asyncMap { try await $0.store.digest() }
+        #expect(Set(digests).count == 1)
+        for task in sessions + feeds { task.cancel() }
+        for task in sessions + feeds { _ = await task.result }
+        await proxy.stop()
+        await server.stop()
+    }
+}
+
+extension Array {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var results: [T] = []
+        for element in self { results.append(try await transform(element)) }
+        return results
+    }
+}
