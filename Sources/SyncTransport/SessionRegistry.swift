@@ -32,9 +32,12 @@ final class SessionRegistry: Sendable {
             state.sessions[peer.nodeID, default: 0] += 1
             return true
         }
+        // Not a refusal of the peer: a branch that crashed and redials may find its old session not
+        // yet noticed as closed. It is told to try again, and its dialler does, with backoff.
         guard admitted else {
             throw WireError(
-                .unauthorized, "\(peer.nodeID) already has \(maxSessionsPerPeer) sessions open here; close one before opening another")
+                .internal,
+                "\(peer.nodeID) already has \(maxSessionsPerPeer) sessions open here (an earlier one may not be noticed as closed yet); try again shortly")
         }
     }
 
