@@ -79,6 +79,21 @@ extension NodeStore {
         }
     }
 
+    /// What `PRAGMA integrity_check` finds in the database: `["ok"]` when it is sound.
+    public func integrityCheck() async throws -> [String] {
+        try await read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+    }
+
+    /// Stops the database from growing past `bytes`: a write that would need more fails as a full
+    /// disk does — a clear error, nothing of it written — and later writes succeed once the limit
+    /// is raised. For a node on a disk it shares with other work.
+    public func limitDatabaseSize(toBytes bytes: Int64) async throws {
+        try await write { db in
+            let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
+            try db.execute(sql: "PRAGMA max_page_count = \(max(1, bytes / pageSize))")
+        }
+    }
+
     private static func checkIntegrity(_ db: Database, of file: String) throws {
         let result = try String.fetchAll(db, sql: "PRAGMA integrity_check")
         guard result == ["ok"] else {

@@ -19,6 +19,7 @@ struct ConfigFile: Equatable {
         case heartbeatSeconds = "heartbeat_seconds"
         case deadAfterSeconds = "dead_after_seconds"
         case maxConnections = "max_connections"
+        case maxDatabaseMiB = "max_database_mib"
 
         var environmentVariable: String { "BRANCHDESK_" + rawValue.uppercased() }
 
@@ -35,6 +36,7 @@ struct ConfigFile: Equatable {
             case .heartbeatSeconds: "seconds of quiet before a heartbeat (default 5)"
             case .deadAfterSeconds: "seconds of silence before a link is declared dead (default 20)"
             case .maxConnections: "connections a listening node holds at once (default 2048)"
+            case .maxDatabaseMiB: "the size in MiB the database may not grow past while serving: writes beyond fail cleanly (default: none)"
             }
         }
     }
@@ -96,7 +98,7 @@ struct ConfigFile: Equatable {
             guard Logger.Level(rawValue: value) != nil else {
                 throw ConfigError("\(origin): unknown log level '\(value)': use trace, debug, info, notice, warning, error or critical")
             }
-        case .batchOps, .window, .heartbeatSeconds, .deadAfterSeconds, .maxConnections:
+        case .batchOps, .window, .heartbeatSeconds, .deadAfterSeconds, .maxConnections, .maxDatabaseMiB:
             let range = key.range
             guard let number = Int(value), range.contains(number) else {
                 throw ConfigError("\(origin): \(key.rawValue) must be a whole number from \(range.lowerBound) to \(range.upperBound), not '\(value)'")
@@ -152,6 +154,7 @@ extension ConfigFile.Key {
         case .heartbeatSeconds: 1...300
         case .deadAfterSeconds: 2...3_600
         case .maxConnections: 1...100_000
+        case .maxDatabaseMiB: 1...100_000_000
         default: 0...0
         }
     }

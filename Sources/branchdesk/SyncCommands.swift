@@ -79,6 +79,9 @@ struct ServeCommand: AsyncParsableCommand {
         let directory = try data.directory()
         let store = try data.openStore()
         let certificates = try NodeCertificates.load(from: directory)
+        if let mib = try ConfigFile.resolve(.maxDatabaseMiB, flag: nil, file: config).flatMap({ Int64($0) }) {
+            try await store.limitDatabaseSize(toBytes: mib * 1_048_576)
+        }
         try await store.markPeersOffline()
         let feed = ChangeFeed(store: store)
         var services: [any Service] = [feed]
