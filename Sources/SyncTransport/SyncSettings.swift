@@ -5,7 +5,7 @@ import SyncWire
 public enum SyncProtocol {
     public static let versions: ClosedRange<UInt32> = 1...1
     /// Sent in the hello, for the peer's logs only.
-    public static let software = "branchdesk 0.2.0"
+    public static let software = "branchdesk 0.3.0"
 }
 
 /// The tunables of sync sessions. The defaults suit a branch network over WAN links.

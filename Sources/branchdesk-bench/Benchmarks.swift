@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Replication
 import SwiftProtobuf
+import Synchronization
 import SyncTransport
 import SyncWire
 import TicketModel
@@ -190,5 +191,108 @@ enum Fixtures {
                 if seen > after { rows.append(try Benchmarks.row(op)) }
             }
         }
+    }
+}
+
+extension Benchmarks {
+    /// (4) Live propagation: `count` branches with live sessions to HQ, each editing once a
+    /// second for `seconds`; the time from an edit's commit at its branch to its commit at HQ,
+    /// beside the time of the local commit itself.
+    func liveLatency(branches count: Int, seconds: Int) async throws -> [Figure] {
+        let certs = path("live-certs")
+        try CertificateAuthority.createCA(in: certs)
+        let hqID = try NodeID("hq")
+        try CertificateAuthority.issueNode(in: certs, id: hqID, role: .hq)
+        let hq = try NodeStore.create(in: path("live-hq"), identity: Self.identity("hq", role: .hq))
+        let hqCertificates = try NodeCertificates.install(from: certs, nodeID: hqID, role: .hq, into: path("live-hq"))
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        let hqFeed = ChangeFeed(store: hq)
+        let server = try await SyncServer.bind(
+            HostPort(host: "127.0.0.1", port: 0), store: hq, certificates: hqCertificates, feed: hqFeed, logger: logger)
+        var tasks = [Task<Void, any Error>]()
+        tasks.append(Task { try await server.run() })
+        tasks.append(Task { try await hqFeed.run() })
+
+        var branches: [(store: NodeStore, feed: ChangeFeed, number: String)] = []
+        for index in 0..<count {
+            let id = try NodeID(String(format: "live-%03d", index))
+            try CertificateAuthority.issueNode(in: certs, id: id, role: .branch)
+            let directory = path(id.rawValue)
+            let store = try NodeStore.create(in: directory, identity: Self.identity(id.rawValue))
+            let certificates = try NodeCertificates.install(from: certs, nodeID: id, role: .branch, into: directory)
+            // Edits are made in this process, so the feed is told at once; its polling (for edits
+            // made by other processes) is slowed so that a hundred feeds do not load the machine.
+            let feed = ChangeFeed(store: store, pollInterval: .seconds(1))
+            let number = try await store.openTicket(Self.draft(index), actor: "王芳").number
+            let dialler = SyncDialler(
+                address: HostPort(host: "127.0.0.1", port: server.port), store: store, certificates: certificates, feed: feed,
+                logger: logger)
+            tasks.append(Task { try await feed.run() })
+            tasks.append(Task { try await dialler.run() })
+            branches.append((store, feed, number))
+        }
+        defer { for task in tasks { task.cancel() } }
+        let opened = UInt64(count)
+        while try await hq.opCount() < opened { try await Task.sleep(for: .milliseconds(50)) }
+
+        // HQ's side: each op's arrival, when HQ's feed wakes after a commit.
+        let committed = Mutex<[OpID: ContinuousClock.Instant]>([:])
+        let latencies = Mutex<[Double]>([])
+        let watching = Task {
+            var seen = try await hq.versionVector()
+            for await _ in hqFeed.subscribe() {
+                let arrived = ContinuousClock.now
+                while true {
+                    let ops = try await hq.opsMissing(by: seen, limit: 1_000)
+                    if ops.isEmpty { break }
+                    for op in ops {
+                        seen.advance(to: op.id)
+                        if let start = committed.withLock({ $0[op.id] }) {
+                            latencies.withLock { $0.append((arrived - start).seconds * 1000) }
+                        }
+                    }
+                }
+            }
+        }
+        var localCommits: [Double] = []
+        let text = "门店核实情况：顾客所述属实，已登记。"
+        let end = ContinuousClock.now + .seconds(seconds)
+        var round = 0
+        while ContinuousClock.now < end {
+            let roundStart = ContinuousClock.now
+            for (index, branch) in branches.enumerated() {
+                // Spread the branches' edits over the second.
+                let due = roundStart + .milliseconds(index * 1000 / count)
+                if due > ContinuousClock.now { try await Task.sleep(until: due) }
+                let start = ContinuousClock.now
+                _ = try await branch.store.edit(branch.number, actor: "王芳", action: "note") {
+                    try $0.append(Entry(kind: .note, text: text))
+                }
+                let done = ContinuousClock.now
+                let id = OpID(origin: branch.store.identity.nodeID, seq: UInt64(round + 2))  // after the opening op
+                committed.withLock { $0[id] = done }
+                branch.feed.notify()
+                localCommits.append((done - start).seconds * 1000)
+            }
+            round += 1
+        }
+        let expected = UInt64(count * (round + 1))
+        let settle = ContinuousClock.now + .seconds(10)
+        while try await hq.opCount() < expected, ContinuousClock.now < settle { try await Task.sleep(for: .milliseconds(20)) }
+        try await Task.sleep(for: .milliseconds(100))
+        watching.cancel()
+        let samples = latencies.withLock { $0 }.sorted()
+        guard samples.count >= count else { throw BenchError("only \(samples.count) edits reached HQ") }
+        let local = localCommits.sorted()
+        let percentile = { (values: [Double], fraction: Double) in values[min(values.count - 1, Int(Double(values.count) * fraction))] }
+        return [
+            Figure(
+                name: "live propagation p50, \(count) branches × 1 edit/s", value: percentile(samples, 0.5),
+                baselineName: "local commit p50", baseline: percentile(local, 0.5), unit: "ms", target: ""),
+            Figure(
+                name: "live propagation p99 (\(samples.count) edits)", value: percentile(samples, 0.99),
+                baselineName: "local commit p99", baseline: percentile(local, 0.99), unit: "ms", target: "< 50 ms"),
+        ]
     }
 }

@@ -14,11 +14,13 @@ struct BranchdeskBench: AsyncParsableCommand {
     @Option(help: "Local edits, one transaction each.") var edits = 2_000
     @Option(help: "Branches in the remote-apply trace.") var branches = 50
     @Option(help: "Ops per remote batch.") var batch = 5_000
-    @Option(help: "Run only these: local, apply, catchup (repeatable).") var only: [String] = []
+    @Option(help: "Branches with live sessions in the latency benchmark.") var liveBranches = 100
+    @Option(help: "Seconds the latency benchmark edits for.") var liveSeconds = 20
+    @Option(help: "Run only these: local, apply, catchup, live (repeatable).") var only: [String] = []
 
     func validate() throws {
-        for name in only where !["local", "apply", "catchup"].contains(name) {
-            throw ValidationError("unknown benchmark '\(name)': use local, apply or catchup")
+        for name in only where !["local", "apply", "catchup", "live"].contains(name) {
+            throw ValidationError("unknown benchmark '\(name)': use local, apply, catchup or live")
         }
         guard ops >= batch, batch > 0, batch <= 5_000, edits > 0, branches > 0 else {
             throw ValidationError("give --ops ≥ --batch, --batch 1…5000, and positive --edits and --branches")
@@ -45,6 +47,7 @@ struct BranchdeskBench: AsyncParsableCommand {
             let trace = EditTrace(count: ops, branches: 1, seed: 7).ops
             figures += try await report(benchmarks.catchUp(trace))
         }
+        if wants("live") { figures += try await report(benchmarks.liveLatency(branches: liveBranches, seconds: liveSeconds)) }
         print("")
         print(Self.table(figures))
     }

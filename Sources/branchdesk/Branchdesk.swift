@@ -11,12 +11,14 @@ struct Branchdesk: AsyncParsableCommand {
         commandName: "branchdesk",
         abstract: "Complaint tickets for branch offices: works offline, replicates to headquarters.",
         discussion: """
-            The data directory comes from --data DIR or the BRANCHDESK_DATA environment variable.
+            The data directory comes from --data DIR, the BRANCHDESK_DATA environment variable, or the
+            'data' key of the --config file.
             Exit codes: 0 success, 2 not allowed now or invalid value, 3 unknown ticket, 4 not a node
             (or already one), 5 database locked, 6 disk read-only or full or failing, 7 damaged database,
             8 sync failed (link lost or incomplete), 9 refused (certificate, identity, version or
             authorisation), 64 bad command-line usage, 78 bad configuration file or variable.
             """,
+        version: "\(SyncProtocol.software) (sync protocol \(SyncProtocol.versions.lowerBound)…\(SyncProtocol.versions.upperBound))",
         subcommands: [
             InitCommand.self, CertsCommand.self, ServeCommand.self, SyncCommand.self, TicketCommand.self,
             ConflictsCommand.self, StatusCommand.self, PeersCommand.self, DigestCommand.self, PolicyCommand.self,

@@ -133,8 +133,6 @@ enum Terminal {
         isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"].map(\.isEmpty) ?? true
     }
 
-    static var isInteractive: Bool { isatty(STDOUT_FILENO) == 1 }
-
     static func paint(_ text: String, _ colour: Colour, when enabled: Bool) -> String {
         enabled ? "\u{1B}[\(colour.rawValue)m\(text)\u{1B}[0m" : text
     }

@@ -48,11 +48,15 @@ struct LinkFaultTests {
     func stalledLink() async throws {
         let branch = try company.node("sh-012")
         try await company.openTicket(at: branch, title: "投诉")
-        let server = try await company.serve(hq, settings: company.impatient)
+        let server = try await company.serve(hq)
         let proxy = try await LinkFaultProxy(port: server.server.port)
+        // The branch declares a silent link dead after 2 s; a handshake on busy cores may take longer.
+        var settings = company.settings
+        settings.deadAfter = .seconds(2)
+        settings.handshakeTimeout = .seconds(30)
         let dialler = SyncDialler(
             address: HostPort(host: "127.0.0.1", port: proxy.port), store: branch.store, certificates: branch.certificates,
-            settings: company.impatient, feed: nil, logger: company.logger)
+            settings: settings, feed: nil, logger: company.logger)
 
         proxy.set { $0.stalled = true }
         let error = await #expect(throws: SyncError.self) { _ = try await dialler.syncOnce() }
