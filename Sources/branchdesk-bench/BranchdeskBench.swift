@@ -16,11 +16,15 @@ struct BranchdeskBench: AsyncParsableCommand {
     @Option(help: "Ops per remote batch.") var batch = 5_000
     @Option(help: "Branches with live sessions in the latency benchmark.") var liveBranches = 100
     @Option(help: "Seconds the latency benchmark edits for.") var liveSeconds = 20
-    @Option(help: "Run only these: local, apply, catchup, live (repeatable).") var only: [String] = []
+    @Option(help: "Run only these: local, apply, catchup, live, merge (repeatable).") var only: [String] = []
+    @Option(help: "The field-write trace for 'merge' (made by Benchmarks/pycrdt_compare.py).") var trace: String?
 
     func validate() throws {
-        for name in only where !["local", "apply", "catchup", "live"].contains(name) {
-            throw ValidationError("unknown benchmark '\(name)': use local, apply, catchup or live")
+        for name in only where !["local", "apply", "catchup", "live", "merge"].contains(name) {
+            throw ValidationError("unknown benchmark '\(name)': use local, apply, catchup, live or merge")
+        }
+        if only.contains("merge") && trace == nil {
+            throw ValidationError("'merge' applies a trace: give --trace FILE, or run Benchmarks/pycrdt_compare.py")
         }
         guard ops >= batch, batch > 0, batch <= 5_000, edits > 0, branches > 0 else {
             throw ValidationError("give --ops ≥ --batch, --batch 1…5000, and positive --edits and --branches")
@@ -46,6 +50,10 @@ struct BranchdeskBench: AsyncParsableCommand {
         if wants("catchup") {
             let trace = EditTrace(count: ops, branches: 1, seed: 7).ops
             figures += try await report(benchmarks.catchUp(trace))
+        }
+        if let trace, only.contains("merge") {
+            let (writes, rate) = try MergeCore.apply(traceAt: trace)
+            print("merge core: \(Int(rate)) writes/s (\(writes) writes, in memory)")
         }
         if wants("live") { figures += try await report(benchmarks.liveLatency(branches: liveBranches, seconds: liveSeconds)) }
         print("")
