@@ -16,12 +16,13 @@ struct BranchdeskBench: AsyncParsableCommand {
     @Option(help: "Ops per remote batch.") var batch = 5_000
     @Option(help: "Branches with live sessions in the latency benchmark.") var liveBranches = 100
     @Option(help: "Seconds the latency benchmark edits for.") var liveSeconds = 20
-    @Option(help: "Run only these: local, apply, catchup, live, merge (repeatable).") var only: [String] = []
+    @Option(help: "Branches connected to HQ in the memory and CPU benchmark.") var manyBranches = 1_000
+    @Option(help: "Run only these: local, apply, catchup, live, many, merge (repeatable).") var only: [String] = []
     @Option(help: "The field-write trace for 'merge' (made by Benchmarks/pycrdt_compare.py).") var trace: String?
 
     func validate() throws {
-        for name in only where !["local", "apply", "catchup", "live", "merge"].contains(name) {
-            throw ValidationError("unknown benchmark '\(name)': use local, apply, catchup, live or merge")
+        for name in only where !["local", "apply", "catchup", "live", "many", "merge"].contains(name) {
+            throw ValidationError("unknown benchmark '\(name)': use local, apply, catchup, live, many or merge")
         }
         if only.contains("merge") && trace == nil {
             throw ValidationError("'merge' applies a trace: give --trace FILE, or run Benchmarks/pycrdt_compare.py")
@@ -50,6 +51,14 @@ struct BranchdeskBench: AsyncParsableCommand {
         if wants("catchup") {
             let trace = EditTrace(count: ops, branches: 1, seed: 7).ops
             figures += try await report(benchmarks.catchUp(trace))
+        }
+        if wants("many") {
+            let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("branchdesk").path
+            guard FileManager.default.isExecutableFile(atPath: binary) else {
+                throw ValidationError("no \(binary): build it beside the bench ('swift build -c release')")
+            }
+            let many = ManyBranches(folder: folder, branches: manyBranches, seconds: liveSeconds, binary: binary)
+            figures += report(try await many.run())
         }
         if let trace, only.contains("merge") {
             let (writes, rate) = try MergeCore.apply(traceAt: trace)

@@ -1,0 +1,186 @@
+import Foundation
+import Logging
+import Replication
+import SyncTransport
+import TicketModel
+import TicketStore
+
+/// (5) HQ — a real `branchdesk serve` process — with many connected branches: its memory (RSS)
+/// and CPU, idle and under one edit per branch per second, beside the same HQ with no branch.
+/// The branches are live sessions from this process, each over its own in-memory store.
+struct ManyBranches {
+    let folder: URL
+    let branches: Int
+    let seconds: Int
+    /// The `branchdesk` binary that runs HQ (built beside this one).
+    let binary: String
+
+    private func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+
+    func run() async throws -> [Figure] {
+        let certs = path("many-certs"), hqDirectory = path("many-hq")
+        try CertificateAuthority.createCA(in: certs)
+        try CertificateAuthority.issueNode(in: certs, id: try NodeID("hq"), role: .hq)
+        try Self.command(binary, ["init", "--data", hqDirectory, "--node-id", "hq", "--role", "hq", "--certs", certs])
+        let hq = try HQProcess(binary: binary, data: hqDirectory)
+        defer { hq.stop() }
+        try await Task.sleep(for: .seconds(2))
+        let empty = try await hq.sample(over: .seconds(3))
+
+        var logger = Logger(label: "bench")
+        logger.logLevel = .critical
+        var nodes: [(store: NodeStore, feed: ChangeFeed, number: String)] = []
+        var tasks: [Task<Void, any Error>] = []
+        defer { for task in tasks { task.cancel() } }
+        for index in 0..<branches {
+            let id = try NodeID(String(format: "many-%04d", index))
+            try CertificateAuthority.issueNode(in: certs, id: id, role: .branch)
+            let directory = path(id.rawValue)
+            let certificates = try NodeCertificates.install(from: certs, nodeID: id, role: .branch, into: directory)
+            let store = try NodeStore.inMemory(identity: Benchmarks.identity(id.rawValue), clock: SystemClock())
+            let number = try await store.openTicket(Benchmarks.draft(index), actor: "王芳").number
+            let feed = ChangeFeed(store: store, pollInterval: .seconds(5))
+            let dialler = SyncDialler(
+                address: HostPort(host: "127.0.0.1", port: hq.port), store: store, certificates: certificates, feed: feed,
+                logger: logger)
+            tasks.append(Task { try await feed.run() })
+            tasks.append(Task { try await dialler.run() })
+            nodes.append((store, feed, number))
+        }
+        let hqStore = try NodeStore.open(in: hqDirectory)
+        let connecting = ContinuousClock.now
+        while true {
+            let live = try await hqStore.status(now: Date()).peers.filter { $0.state == "live" }.count
+            if live == branches, try await hqStore.opCount() >= UInt64(branches) { break }
+            guard ContinuousClock.now - connecting < .seconds(300) else {
+                throw BenchError("only \(live) of \(branches) branches went live in 5 minutes")
+            }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        print("  \(branches) branches live after \(String(format: "%.1f", (ContinuousClock.now - connecting).seconds)) s")
+        let idle = try await hq.sample(over: .seconds(seconds))
+
+        // Each branch edits once a second, spread over the second: as many ops/s as branches.
+        let text = "门店核实情况：顾客所述属实，已登记。"
+        let loadStart = ContinuousClock.now
+        async let loaded = hq.sample(over: .seconds(seconds))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, node) in nodes.enumerated() {
+                group.addTask {
+                    var due = loadStart + .milliseconds(index * 1000 / branches)
+                    while due < loadStart + .seconds(seconds) {
+                        try await Task.sleep(until: due)
+                        _ = try await node.store.edit(node.number, actor: "王芳", action: "note") {
+                            try $0.append(Entry(kind: .note, text: text))
+                        }
+                        node.feed.notify()
+                        due += .seconds(1)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let load = try await loaded
+        var expected: UInt64 = 0
+        for node in nodes { expected += try await node.store.versionVector()[node.store.identity.nodeID] }
+        let settle = ContinuousClock.now
+        while try await hqStore.opCount() < expected, ContinuousClock.now - settle < .seconds(120) {
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        let arrived = try await hqStore.opCount()
+        let troubled = try await hqStore.status(now: Date()).peers.filter { !$0.troubles.isEmpty }.count
+        print("  HQ holds \(arrived) of \(expected) ops; \(troubled) branches in trouble")
+        guard arrived == expected else { throw BenchError("HQ lost ops: \(arrived) of \(expected)") }
+        let rate = Double(expected - UInt64(branches)) / Double(seconds)
+        return [
+            Figure(
+                name: "HQ RSS, \(branches) branches idle", value: idle.rssMiB, baselineName: "HQ with no branch",
+                baseline: empty.rssMiB, unit: "MiB", target: "< 512 MiB"),
+            Figure(
+                name: "HQ RSS, \(branches) branches, \(Int(rate)) ops/s", value: load.rssMiB, baselineName: "HQ with no branch",
+                baseline: empty.rssMiB, unit: "MiB", target: "< 512 MiB"),
+            Figure(
+                name: "HQ CPU, \(branches) branches idle", value: idle.cpuPercent, baselineName: "HQ with no branch",
+                baseline: empty.cpuPercent, unit: "% of a core", target: ""),
+            Figure(
+                name: "HQ CPU, \(branches) branches, \(Int(rate)) ops/s", value: load.cpuPercent, baselineName: "HQ with no branch",
+                baseline: empty.cpuPercent, unit: "% of a core", target: "no errors"),
+        ]
+    }
+
+    @discardableResult
+    static func command(_ binary: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw BenchError("branchdesk \(arguments.joined(separator: " ")): \(text)") }
+        return text
+    }
+}
+
+/// A `branchdesk serve` process for HQ on an ephemeral loopback port, measured through /proc.
+final class HQProcess: @unchecked Sendable {
+    let process = Process()
+    let port: Int
+
+    /// Memory and CPU over a period.
+    struct Sample {
+        let rssMiB: Double
+        let cpuPercent: Double
+    }
+
+    init(binary: String, data: String) throws {
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["serve", "--data", data, "--listen", "127.0.0.1:0", "--log-level", "error"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var text = ""
+        let deadline = Date().addingTimeInterval(30)
+        while !text.contains("listening on"), Date() < deadline {
+            text += String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+        }
+        guard let line = text.split(separator: "\n").first(where: { $0.contains("listening on") }),
+            let address = HostPort(String(line.split(separator: " ").last ?? ""))
+        else { throw BenchError("HQ did not start: \(text)") }
+        port = address.port
+    }
+
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    /// RSS at the end and CPU used over `period`.
+    func sample(over period: Duration) async throws -> Sample {
+        let before = try cpuTicks()
+        let start = ContinuousClock.now
+        try await Task.sleep(for: period)
+        let ticks = try cpuTicks() - before
+        let elapsed = (ContinuousClock.now - start).seconds
+        return Sample(rssMiB: try rssMiB(), cpuPercent: Double(ticks) / Double(sysconf(Int32(_SC_CLK_TCK))) / elapsed * 100)
+    }
+
+    private func cpuTicks() throws -> Int {
+        let stat = try String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8)
+        // Fields after the command name in parentheses; utime and stime are the 14th and 15th.
+        let fields = stat[stat.index(after: stat.lastIndex(of: ")")!)...].split(separator: " ")
+        return Int(fields[11])! + Int(fields[12])!
+    }
+
+    private func rssMiB() throws -> Double {
+        let status = try String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+            let kib = Double(line.split(separator: " ").dropFirst().first ?? "")
+        else { throw BenchError("no VmRSS for HQ") }
+        return kib / 1024
+    }
+}
