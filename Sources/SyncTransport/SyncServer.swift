@@ -60,7 +60,8 @@ public final class SyncServer: Service, Sendable {
                         for try await connection in connections {
                             guard self.registry.connect() else {
                                 self.logger.warning("refused a connection: \(self.settings.maxConnections) connections already open")
-                                try? await connection.channel.close()
+                                // Closed through the async channel, so that its writer is finished, not dropped.
+                                group.addTask { try? await connection.executeThenClose { _, _ in } }
                                 continue
                             }
                             group.addTask {

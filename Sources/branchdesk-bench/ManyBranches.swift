@@ -22,8 +22,19 @@ struct ManyBranches {
         try CertificateAuthority.createCA(in: certs)
         try CertificateAuthority.issueNode(in: certs, id: try NodeID("hq"), role: .hq)
         try Self.command(binary, ["init", "--data", hqDirectory, "--node-id", "hq", "--role", "hq", "--certs", certs])
-        let hq = try HQProcess(binary: binary, data: hqDirectory)
+        let hq = try HQProcess(binary: binary, data: hqDirectory, log: path("many-hq.log"))
         defer { hq.stop() }
+        do {
+            return try await measure(hq, certs: certs, hqDirectory: hqDirectory)
+        } catch {
+            let log = (try? String(contentsOfFile: path("many-hq.log"), encoding: .utf8)) ?? ""
+            print("HQ \(hq.process.isRunning ? "runs" : "exited with \(hq.process.terminationStatus)"); the end of its log:")
+            print(log.split(separator: "\n").suffix(20).joined(separator: "\n"))
+            throw error
+        }
+    }
+
+    private func measure(_ hq: HQProcess, certs: String, hqDirectory: String) async throws -> [Figure] {
         try await Task.sleep(for: .seconds(2))
         let empty = try await hq.sample(over: .seconds(3))
 
@@ -135,12 +146,13 @@ final class HQProcess: @unchecked Sendable {
         let cpuPercent: Double
     }
 
-    init(binary: String, data: String) throws {
+    init(binary: String, data: String, log: String) throws {
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["serve", "--data", data, "--listen", "127.0.0.1:0", "--log-level", "error"]
+        process.arguments = ["serve", "--data", data, "--listen", "127.0.0.1:0", "--log-level", "warning"]
         let output = Pipe()
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        FileManager.default.createFile(atPath: log, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: log)
         try process.run()
         var text = ""
         let deadline = Date().addingTimeInterval(30)

@@ -112,6 +112,28 @@ struct SecurityTests {
         await server.stop()
     }
 
+    @Test("connections over the server's limit are closed, and the server keeps serving")
+    func connectionLimit() async throws {
+        var settings = company.settings
+        settings.maxConnections = 3
+        let good = try company.node("sh-good")
+        let server = try await company.serve(hq, settings: settings)
+        let caFile = caFile(company)
+        // Three connections hold every slot; the next ones are closed at once.
+        var held: [RawPeer] = []
+        for _ in 0..<3 { held.append(try await RawPeer.connect(to: server.address, as: good, caFile: caFile)) }
+        try await Task.sleep(for: .milliseconds(200))
+        for _ in 0..<5 {
+            let extra = try await RawPeer.connect(to: server.address, as: good, caFile: caFile)
+            #expect(try await extra.exchange([]).isEmpty, "a connection over the limit gets nothing")
+        }
+        for peer in held { _ = try? await peer.exchange([]) }  // closes them
+        try await eventually("the server serving again") {
+            (try? await company.dialler(good, to: server.address).syncOnce()) != nil
+        }
+        await server.stop()
+    }
+
     enum Outcome: Sendable { case admitted, refused, failed }
 
     func caFile(_ company: Company) -> String { company.certs + "/" + CertificateAuthority.caCertificateFile }
