@@ -37,7 +37,7 @@ import Testing
         process.standardOutput = errors
         try process.run()
         let output = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        process.awaitExit()
         // The binary is not installed on a build machine; anything else is a mistake in the unit.
         let problems = output.split(separator: "\n").filter { !$0.contains("/usr/local/bin/branchdesk is not executable") }
         #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
