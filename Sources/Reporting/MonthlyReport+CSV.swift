@@ -6,10 +6,9 @@ extension MonthlyReport {
     /// Chinese text correctly), CRLF line ends (RFC 4180), one titled section per table, times
     /// local to the report's time zone.
     public var csv: String {
-        let zone = TimeZone(identifier: timeZone) ?? .gmt
-        let time = { (date: Date?) in date.map { DeadlineClock.format($0, in: zone) } ?? "" }
-        let percent = { (rate: Double?) in rate.map { String(format: "%.1f%%", $0 * 100) } ?? "" }
-        let hours = { (value: Double?) in value.map { String(format: "%.1f", $0) } ?? "" }
+        let time = { (date: Date?) in date.map(localTime) ?? "" }
+        let percent = { (rate: Double?) in rate.map(Self.percent) ?? "" }
+        let hours = { (value: Double?) in value.map(Self.hours) ?? "" }
         var rows: [[String]] = [
             ["Complaint statistics", month, "scope", scope, "time zone", timeZone, "generated", time(generatedAt)],
             ["tickets received", String(total)],
@@ -48,6 +47,15 @@ extension MonthlyReport {
         rows += stillOpen.map { [$0.number, $0.branch, $0.status, time($0.receivedAt), $0.deadline ?? "", time($0.due)] }
         return "\u{FEFF}" + rows.map { $0.map(Self.csvField).joined(separator: ",") + "\r\n" }.joined()
     }
+
+    /// A time in the report's time zone, `2026-11-05 09:00`.
+    public func localTime(_ date: Date) -> String { DeadlineClock.format(date, in: TimeZone(identifier: timeZone) ?? .gmt) }
+
+    /// An on-time rate as `50.0%`.
+    public static func percent(_ rate: Double) -> String { String(format: "%.1f%%", rate * 100) }
+
+    /// Hours to one decimal, `139.0`.
+    public static func hours(_ value: Double) -> String { String(format: "%.1f", value) }
 
     /// A field quoted when it holds a comma, quote, line break, or starts like a formula.
     static func csvField(_ text: String) -> String {

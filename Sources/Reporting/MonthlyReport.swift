@@ -189,9 +189,7 @@ public struct MonthlyReport: Sendable, Equatable, Encodable {
         stillOpen = tickets.filter(\.isOpen)
             .sorted { ($0.receivedAt, $0.number) < ($1.receivedAt, $1.number) }
             .map { ticket in
-                let headline = ticket.deadlines.first { $0.state == .breached }
-                    ?? ticket.deadlines.filter { $0.metAt == nil && $0.due != nil }.min { $0.due! < $1.due! }
-                    ?? ticket.deadlines.first { $0.state == .paused }
+                let headline = ticket.deadlines.headline
                 return OpenTicket(
                     number: ticket.number, branch: ticket.branch, status: ticket.status, receivedAt: ticket.receivedAt,
                     deadline: headline.map { "\($0.kind.rawValue) \($0.state.rawValue)" }, due: headline?.due)

@@ -88,6 +88,15 @@ public struct Deadline: Sendable, Equatable, Encodable {
     public let explanation: [String]
 }
 
+extension Array where Element == Deadline {
+    /// The deadline that matters now: a breached one, else the nearest one still open, else a paused one.
+    public var headline: Deadline? {
+        first { $0.state == .breached }
+            ?? filter { $0.metAt == nil && $0.due != nil }.min { $0.due! < $1.due! }
+            ?? first { $0.state == .paused }
+    }
+}
+
 /// Computes a ticket's deadlines from its timeline, the company's policy and calendar (DESIGN §1).
 ///
 /// Periods count from the day after receipt; one that ends on a rest day moves to the end of the

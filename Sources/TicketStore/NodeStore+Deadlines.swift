@@ -14,11 +14,8 @@ public struct TicketDeadlines: Sendable, Encodable, Equatable {
     public let timeZone: String
     public let deadlines: [Deadline]
 
-    /// The deadline that matters now: a breached one, else the nearest one still open.
-    public var headline: Deadline? {
-        let open = deadlines.compactMap { deadline in deadline.metAt == nil ? deadline.due.map { (deadline, $0) } : nil }
-        return deadlines.first { $0.state == .breached } ?? open.min { $0.1 < $1.1 }?.0 ?? deadlines.first { $0.state == .paused }
-    }
+    /// The deadline that matters now (`[Deadline].headline`).
+    public var headline: Deadline? { deadlines.headline }
 }
 
 extension TicketTimeline {

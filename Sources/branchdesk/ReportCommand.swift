@@ -51,10 +51,9 @@ struct ReportCommand: AsyncParsableCommand {
 
     /// The report for a person: headline figures, then each table.
     static func render(_ report: MonthlyReport) -> String {
-        let zone = TimeZone(identifier: report.timeZone) ?? .gmt
-        let time = { (date: Date?) in date.map { DeadlineClock.format($0, in: zone) } ?? "-" }
-        let percent = { (rate: Double?) in rate.map { String(format: "%.1f%%", $0 * 100) } ?? "-" }
-        let hours = { (value: Double?) in value.map { String(format: "%.1fh", $0) } ?? "-" }
+        let time = { (date: Date?) in date.map(report.localTime) ?? "-" }
+        let percent = { (rate: Double?) in rate.map(MonthlyReport.percent) ?? "-" }
+        let hours = { (value: Double?) in value.map { MonthlyReport.hours($0) + "h" } ?? "-" }
         let scope = report.scope == "company" ? "all branches" : "branch \(report.scope)"
         var lines = ["Complaint statistics \(report.month) — \(scope) (\(report.timeZone)), \(report.total) ticket\(report.total == 1 ? "" : "s") received", ""]
         let breakdowns = [
