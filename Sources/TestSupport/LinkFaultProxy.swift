@@ -4,7 +4,7 @@ import Synchronization
 
 /// A TCP proxy on 127.0.0.1 that tests put between two nodes to break the link on purpose:
 /// delay every chunk, stall (hold bytes until resumed), cut a connection after a number of
-/// bytes, drop every connection now (a flap), or refuse new ones while the link is "down".
+/// bytes, or drop every connection now (a flap).
 public final class LinkFaultProxy: Sendable {
     /// What the proxy does to the traffic from now on.
     public struct Faults: Sendable {
@@ -14,8 +14,6 @@ public final class LinkFaultProxy: Sendable {
         public var stalled = false
         /// Close each new connection once it has carried this many bytes (both ways together).
         public var cutAfterBytes: Int?
-        /// While set, new connections are closed at once and existing ones are dropped.
-        public var down = false
 
         public init() {}
     }
@@ -66,13 +64,9 @@ public final class LinkFaultProxy: Sendable {
         }
     }
 
-    /// Changes the faults; `drop` closes every open connection at once.
+    /// Changes the faults, for connections from now on (a stall and a delay also for open ones).
     public func set(_ change: (inout Faults) -> Void) {
-        let channels = shared.state.withLock { state in
-            change(&state.faults)
-            return state.faults.down ? Array(state.connections.values) : []
-        }
-        for channel in channels { channel.close(promise: nil) }
+        shared.state.withLock { change(&$0.faults) }
     }
 
     /// Closes every open connection now, as a link flap does; new ones are accepted as before.
@@ -92,12 +86,12 @@ public final class LinkFaultProxy: Sendable {
     private static func relay(
         _ client: NIOAsyncChannel<ByteBuffer, ByteBuffer>, to target: (host: String, port: Int), shared: Shared
     ) async {
-        let (id, refuse) = shared.state.withLock { state in
+        let id = shared.state.withLock { state in
             state.accepted += 1
             state.nextID += 1
-            return (state.nextID, state.faults.down)
+            return state.nextID
         }
-        guard !refuse,
+        guard
             let server = try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connect(host: target.host, port: target.port, channelInitializer: { channel in
                     channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
@@ -137,7 +131,7 @@ public final class LinkFaultProxy: Sendable {
     ) async {
         do {
             for try await var buffer in inbound {
-                while shared.state.withLock({ $0.faults.stalled && !$0.faults.down }) { try await Task.sleep(for: .milliseconds(5)) }
+                while shared.state.withLock({ $0.faults.stalled }) { try await Task.sleep(for: .milliseconds(5)) }
                 let delay = shared.state.withLock { $0.faults.delay }
                 if delay > .zero { try await Task.sleep(for: delay) }
                 let allowed = budget.take(buffer.readableBytes)

@@ -88,23 +88,19 @@ struct Benchmarks {
     /// (3) A branch's catch-up to HQ over mutual TLS on loopback, against the remote apply of the
     /// same ops alone and against a raw TLS transfer of the same bytes.
     func catchUp(_ trace: [Op]) async throws -> [Figure] {
-        let certs = path("certs")
-        try CertificateAuthority.createCA(in: certs)
+        let ca = try CompanyCA(in: path("certs"))
         let branchID = trace[0].id.origin
-        try CertificateAuthority.issueNode(in: certs, id: branchID, role: .branch)
-        try CertificateAuthority.issueNode(in: certs, id: try NodeID("hq"), role: .hq)
         let branchDirectory = path("catchup-branch"), hqDirectory = path("catchup-hq")
         let branch = try NodeStore.create(in: branchDirectory, identity: Self.identity(branchID.rawValue))
         let hq = try NodeStore.create(in: hqDirectory, identity: Self.identity("hq", role: .hq))
-        let branchCertificates = try NodeCertificates.install(from: certs, nodeID: branchID, role: .branch, into: branchDirectory)
-        let hqCertificates = try NodeCertificates.install(from: certs, nodeID: try NodeID("hq"), role: .hq, into: hqDirectory)
+        let branchCertificates = try ca.node(branchID, role: .branch, in: branchDirectory)
+        let hqCertificates = try ca.node(try NodeID("hq"), role: .hq, in: hqDirectory)
         for start in stride(from: 0, to: trace.count, by: NodeStore.maxBatchOps) {
             _ = try await branch.apply(Array(trace[start..<min(start + NodeStore.maxBatchOps, trace.count)]))
         }
         var settings = SyncSettings()
         settings.batchOps = batch
-        var logger = Logger(label: "bench")
-        logger.logLevel = .error
+        let logger = Self.quietLogger
         let feed = ChangeFeed(store: hq)
         let server = try await SyncServer.bind(
             HostPort(host: "127.0.0.1", port: 0), store: hq, certificates: hqCertificates, settings: settings, feed: feed,
@@ -140,6 +136,29 @@ struct Benchmarks {
     }
 
     // MARK: Helpers
+
+    /// A company CA in `certs`, issuing and installing node certificates for the benchmarks.
+    struct CompanyCA {
+        let certs: String
+
+        init(in certs: String) throws {
+            self.certs = certs
+            try CertificateAuthority.createCA(in: certs)
+        }
+
+        /// Issues `id`'s certificate and installs it into the node folder `directory`.
+        func node(_ id: NodeID, role: NodeRole, in directory: String) throws -> NodeCertificates {
+            try CertificateAuthority.issueNode(in: certs, id: id, role: role)
+            return try NodeCertificates.install(from: certs, nodeID: id, role: role, into: directory)
+        }
+    }
+
+    /// Benchmarks log only what stops them.
+    static let quietLogger: Logger = {
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        return logger
+    }()
 
     static func identity(_ id: String, role: NodeRole = .branch) -> NodeIdentity {
         let node = try! NodeID(id)
@@ -199,14 +218,10 @@ extension Benchmarks {
     /// second for `seconds`; the time from an edit's commit at its branch to its commit at HQ,
     /// beside the time of the local commit itself.
     func liveLatency(branches count: Int, seconds: Int) async throws -> [Figure] {
-        let certs = path("live-certs")
-        try CertificateAuthority.createCA(in: certs)
-        let hqID = try NodeID("hq")
-        try CertificateAuthority.issueNode(in: certs, id: hqID, role: .hq)
+        let ca = try CompanyCA(in: path("live-certs"))
         let hq = try NodeStore.create(in: path("live-hq"), identity: Self.identity("hq", role: .hq))
-        let hqCertificates = try NodeCertificates.install(from: certs, nodeID: hqID, role: .hq, into: path("live-hq"))
-        var logger = Logger(label: "bench")
-        logger.logLevel = .error
+        let hqCertificates = try ca.node(try NodeID("hq"), role: .hq, in: path("live-hq"))
+        let logger = Self.quietLogger
         let hqFeed = ChangeFeed(store: hq)
         let server = try await SyncServer.bind(
             HostPort(host: "127.0.0.1", port: 0), store: hq, certificates: hqCertificates, feed: hqFeed, logger: logger)
@@ -217,10 +232,9 @@ extension Benchmarks {
         var branches: [(store: NodeStore, feed: ChangeFeed, number: String)] = []
         for index in 0..<count {
             let id = try NodeID(String(format: "live-%03d", index))
-            try CertificateAuthority.issueNode(in: certs, id: id, role: .branch)
             let directory = path(id.rawValue)
             let store = try NodeStore.create(in: directory, identity: Self.identity(id.rawValue))
-            let certificates = try NodeCertificates.install(from: certs, nodeID: id, role: .branch, into: directory)
+            let certificates = try ca.node(id, role: .branch, in: directory)
             // Edits are made in this process, so the feed is told at once; its polling (for edits
             // made by other processes) is slowed so that a hundred feeds do not load the machine.
             let feed = ChangeFeed(store: store, pollInterval: .seconds(1))

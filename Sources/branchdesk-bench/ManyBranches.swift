@@ -18,14 +18,13 @@ struct ManyBranches {
     private func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
 
     func run() async throws -> [Figure] {
-        let certs = path("many-certs"), hqDirectory = path("many-hq")
-        try CertificateAuthority.createCA(in: certs)
-        try CertificateAuthority.issueNode(in: certs, id: try NodeID("hq"), role: .hq)
-        try Self.command(binary, ["init", "--data", hqDirectory, "--node-id", "hq", "--role", "hq", "--certs", certs])
+        let ca = try Benchmarks.CompanyCA(in: path("many-certs")), hqDirectory = path("many-hq")
+        try CertificateAuthority.issueNode(in: ca.certs, id: try NodeID("hq"), role: .hq)
+        try Self.command(binary, ["init", "--data", hqDirectory, "--node-id", "hq", "--role", "hq", "--certs", ca.certs])
         let hq = try HQProcess(binary: binary, data: hqDirectory, log: path("many-hq.log"))
         defer { hq.stop() }
         do {
-            return try await measure(hq, certs: certs, hqDirectory: hqDirectory)
+            return try await measure(hq, ca: ca, hqDirectory: hqDirectory)
         } catch {
             let log = (try? String(contentsOfFile: path("many-hq.log"), encoding: .utf8)) ?? ""
             print("HQ \(hq.process.isRunning ? "runs" : "exited with \(hq.process.terminationStatus)"); the end of its log:")
@@ -34,20 +33,17 @@ struct ManyBranches {
         }
     }
 
-    private func measure(_ hq: HQProcess, certs: String, hqDirectory: String) async throws -> [Figure] {
+    private func measure(_ hq: HQProcess, ca: Benchmarks.CompanyCA, hqDirectory: String) async throws -> [Figure] {
         try await Task.sleep(for: .seconds(2))
         let empty = try await hq.sample(over: .seconds(3))
 
-        var logger = Logger(label: "bench")
-        logger.logLevel = .critical
+        let logger = Benchmarks.quietLogger
         var nodes: [(store: NodeStore, feed: ChangeFeed, number: String)] = []
         var tasks: [Task<Void, any Error>] = []
         defer { for task in tasks { task.cancel() } }
         for index in 0..<branches {
             let id = try NodeID(String(format: "many-%04d", index))
-            try CertificateAuthority.issueNode(in: certs, id: id, role: .branch)
-            let directory = path(id.rawValue)
-            let certificates = try NodeCertificates.install(from: certs, nodeID: id, role: .branch, into: directory)
+            let certificates = try ca.node(id, role: .branch, in: path(id.rawValue))
             let store = try NodeStore.inMemory(identity: Benchmarks.identity(id.rawValue), clock: SystemClock())
             let number = try await store.openTicket(Benchmarks.draft(index), actor: "王芳").number
             let feed = ChangeFeed(store: store, pollInterval: .seconds(5))
