@@ -101,24 +101,35 @@ extension NodeStore {
         }
     }
 
-    /// Refuses local edits on a node restored from a backup until it has synced since: a branch
-    /// with HQ, HQ with every branch it knew (a branch removed with 'peers remove' is not awaited).
-    static func checkSyncedSinceRestore(_ db: Database) throws {
-        guard let row = try Row.fetchOne(db, sql: "SELECT restoredAt, role FROM node"), let restoredAt = row["restoredAt"] as Int64?,
-            restoredAt > 0
-        else { return }
-        let role = NodeRole(rawValue: row["role"]) ?? .branch
-        let peers = try peerRecords(db)
-        let synced = { (peer: PeerRecord) in (peer.lastSyncAt ?? 0) >= UInt64(restoredAt) }
-        // A branch always waits for HQ: even one that never synced before its backup may have since.
-        let waiting: [String] =
-            role == .branch
-            ? (peers.contains { $0.role == .hq && synced($0) } ? [] : ["headquarters"])
-            : peers.filter { $0.role == .branch && !synced($0) }.map(\.nodeID.rawValue)
-        guard !waiting.isEmpty else { return }
-        throw DomainError(
-            "this node was restored from a backup and has not synced since with \(waiting.joined(separator: ", ")): "
-                + "its peers may hold ops it made after the backup; run 'branchdesk sync --once' (a branch) or keep "
-                + "'serve' running until every branch has connected (HQ), then edit again")
+    /// Refuses a local edit while the node may not number new ops, with one read of the node
+    /// row on every edit: a node restored from a backup until it has synced since (a branch with
+    /// HQ, HQ with every branch it knew; a branch removed with 'peers remove' is not awaited), and
+    /// a node whose peer showed it its own later ops until it holds them again
+    /// (`NodeStore.beginRecovery`) — either way its peers may hold seqs it would reuse.
+    static func checkMayNumberOps(_ db: Database, origin: NodeID) throws {
+        guard let row = try Row.fetchOne(db, sql: "SELECT restoredAt, role, recoverUntilSeq FROM node") else { return }
+        let restoredAt: Int64 = row["restoredAt"], recoverUntil: Int64 = row["recoverUntilSeq"]
+        if restoredAt > 0 {
+            let peers = try peerRecords(db)
+            let synced = { (peer: PeerRecord) in (peer.lastSyncAt ?? 0) >= UInt64(restoredAt) }
+            // A branch always waits for HQ: even one that never synced before its backup may have since.
+            let waiting: [String] =
+                NodeRole(rawValue: row["role"]) == .hq
+                ? peers.filter { $0.role == .branch && !synced($0) }.map(\.nodeID.rawValue)
+                : (peers.contains { $0.role == .hq && synced($0) } ? [] : ["headquarters"])
+            if !waiting.isEmpty {
+                throw DomainError(
+                    "this node was restored from a backup and has not synced since with \(waiting.joined(separator: ", ")): "
+                        + "its peers may hold ops it made after the backup; run 'branchdesk sync --once' (a branch) or keep "
+                        + "'serve' running until every branch has connected (HQ), then edit again")
+            }
+        }
+        guard recoverUntil > 0 else { return }
+        let held = try Int64.fetchOne(db, sql: "SELECT seq FROM versionVector WHERE origin = ?", arguments: [origin.rawValue]) ?? 0
+        guard held >= recoverUntil else {
+            throw DomainError(
+                "this node was restored from a backup: HQ holds its own ops up to #\(recoverUntil) but this node only up to #\(held); run 'branchdesk sync --once' (or keep 'serve' running) to bring them back, then edit again"
+            )
+        }
     }
 }

@@ -61,19 +61,6 @@ extension NodeStore {
         }
     }
 
-    /// A node restored from an old backup must not number new ops until it holds again every op
-    /// it had sent before (`NodeStore.beginRecovery`): they would reuse seqs that peers already hold.
-    private static func checkNotRecovering(_ db: Database, origin: NodeID) throws {
-        let until = try Int64.fetchOne(db, sql: "SELECT recoverUntilSeq FROM node") ?? 0
-        guard until > 0 else { return }
-        let held = try Int64.fetchOne(db, sql: "SELECT seq FROM versionVector WHERE origin = ?", arguments: [origin.rawValue]) ?? 0
-        guard held >= until else {
-            throw DomainError(
-                "this node was restored from a backup: HQ holds its own ops up to #\(until) but this node only up to #\(held); run 'branchdesk sync --once' (or keep 'serve' running) to bring them back, then edit again"
-            )
-        }
-    }
-
     static func commitLocal(
         _ db: Database,
         _ counters: inout Counters,
@@ -84,8 +71,7 @@ extension NodeStore {
         changes: [Change],
         now: UInt64
     ) throws {
-        try checkSyncedSinceRestore(db)
-        try checkNotRecovering(db, origin: origin)
+        try checkMayNumberOps(db, origin: origin)
         let size = try Coding.encode(changes).count
         guard size <= Op.maxChangesBytes else {
             throw DomainError(
