@@ -19,6 +19,15 @@ public struct ReportMonth: Hashable, Sendable, CustomStringConvertible {
         self.month = month
     }
 
+    /// The month `day` falls in.
+    public init(containing day: CalendarDay) {
+        year = day.year
+        month = day.month
+    }
+
+    /// The month before this one.
+    public var previous: ReportMonth { ReportMonth(containing: firstDay.adding(days: -1)) }
+
     public var description: String { "\(year)-\(month < 10 ? "0" : "")\(month)" }
 
     /// The month's first day.

@@ -95,13 +95,13 @@ struct SessionState {
         cursor = try VersionVector(wire: hello.vector)
         self.peer = peer
         let me = store.identity.nodeID
-        if cursor[me] > 0, cursor[me] > (try await store.versionVector())[me] {
+        let local = try await store.versionVector()
+        if cursor[me] > 0, cursor[me] > local[me] {
             let held = try await store.beginRecovery(untilSeq: cursor[me])
             logger.warning(
                 "this node was restored from a backup: \(peer.nodeID) holds its own ops up to #\(cursor[me]), it only up to #\(held); pulling them back before new edits")
         }
         outgoingOrigins = store.identity.role == .branch ? [store.identity.nodeID] : nil
-        let local = try await store.versionVector()
         opsToSend = Self.count(in: local, above: cursor, origins: outgoingOrigins)
         opsToReceive = Self.count(in: cursor, above: local, origins: nil)
         let existing = try await store.peers().first { $0.nodeID == peer.nodeID }
@@ -193,9 +193,7 @@ struct SessionState {
             throw WireError(.unauthorized, refusal.description)
         }
         Counter(label: "branchdesk_ops_received_total", dimensions: dimensions).increment(by: outcome.applied)
-        if !outcome.refused.isEmpty {
-            Counter(label: "branchdesk_ops_refused_total", dimensions: dimensions).increment(by: outcome.refused.count)
-        }
+        Counter(label: "branchdesk_ops_refused_total", dimensions: dimensions).increment(by: outcome.refused.count)
         // The peer holds what it sent: never echo it back, and count it as held.
         let shown = VersionVector(Dictionary(ops.map { ($0.id.origin, $0.id.seq) }, uniquingKeysWith: max))
         cursor.formMaximum(with: shown)

@@ -32,7 +32,8 @@ struct ReportCommand: AsyncParsableCommand {
         let store = try data.openStore()
         let now = Date()
         let settings = try await store.companySettings()
-        let reportMonth = try month.map { try ReportMonth($0) } ?? Self.lastMonth(before: now, in: settings.calendar.timeZone)
+        let today = DeadlineClock.day(of: now, in: TimeZone(identifier: settings.calendar.timeZone) ?? .gmt)
+        let reportMonth = try month.map { try ReportMonth($0) } ?? ReportMonth(containing: today).previous
         let report = try await store.monthlyReport(reportMonth, now: now, showPersonalData: personal.showPersonal)
         if output.json {
             try Output.json(report)
@@ -41,12 +42,6 @@ struct ReportCommand: AsyncParsableCommand {
         } else {
             print(Self.render(report))
         }
-    }
-
-    static func lastMonth(before date: Date, in zoneName: String) throws -> ReportMonth {
-        let today = DeadlineClock.day(of: date, in: TimeZone(identifier: zoneName) ?? .gmt)
-        let day = CalendarDay(year: today.year, month: today.month, day: 1)!.adding(days: -1)
-        return try ReportMonth("\(day.description.prefix(7))")
     }
 
     /// The report for a person: headline figures, then each table.
