@@ -146,22 +146,22 @@ public final class LinkFaultProxy: Sendable {
 
     /// The bytes a connection may still carry, shared by both directions.
     private final class Budget: Sendable {
-        private let remaining: Mutex<Int?>
-        private let cut = Mutex(false)
+        /// Bytes left (nil: no limit), and whether the limit cut the connection.
+        private let state: Mutex<(remaining: Int?, cut: Bool)>
 
-        init(limit: Int?) { remaining = Mutex(limit) }
+        init(limit: Int?) { state = Mutex((limit, false)) }
 
         /// Takes up to `count` bytes; returns how many may pass.
         func take(_ count: Int) -> Int {
-            remaining.withLock { remaining in
-                guard let left = remaining else { return count }
+            state.withLock { state in
+                guard let left = state.remaining else { return count }
                 let allowed = min(left, count)
-                remaining = left - allowed
-                if allowed < count { cut.withLock { $0 = true } }
+                state.remaining = left - allowed
+                if allowed < count { state.cut = true }
                 return allowed
             }
         }
 
-        var wasCut: Bool { cut.withLock { $0 } }
+        var wasCut: Bool { state.withLock { $0.cut } }
     }
 }

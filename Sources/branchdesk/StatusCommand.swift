@@ -92,13 +92,13 @@ struct StatusCommand: AsyncParsableCommand {
                     : "\nno headquarters: set its address with 'branchdesk peers add hq --address HOST:PORT'")
             return lines.joined(separator: "\n")
         }
-        let nowMillis = status.generatedAt
-        let age = { (date: Date?) in date.map { "\(NodeStore.duration(Self.millis(nowMillis, since: $0))) ago" } ?? "never" }
+        let now = status.generatedAt
+        let age = { (date: Date?) in date.map { "\(NodeStore.duration(Self.millis(now, since: $0))) ago" } ?? "never" }
         var table = [["PEER", "ROLE", "STATE", "LAST SYNC", "TO SEND", "TO RECEIVE", "OLDEST UNACKED", "BREACHES", "TROUBLE"]]
         for peer in status.peers {
             table.append([
                 peer.nodeID, peer.role, peer.state, age(peer.lastSyncAt), String(peer.opsToSend), String(peer.opsToReceive),
-                peer.oldestUnackedAt.map { NodeStore.duration(Self.millis(nowMillis, since: $0)) } ?? "-",
+                peer.oldestUnackedAt.map { NodeStore.duration(Self.millis(now, since: $0)) } ?? "-",
                 String(peer.openBreaches), peer.diagnosis ?? (peer.lastError.map { "last error: \($0)" } ?? ""),
             ])
         }
