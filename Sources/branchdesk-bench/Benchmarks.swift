@@ -28,7 +28,7 @@ struct Benchmarks {
     let branches: Int
     let batch: Int
 
-    private func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+    func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
 
     /// (1) Local edits, one op and one transaction each, against raw SQLite rows of the same size
     /// committed one per transaction, both with WAL and `synchronous=FULL`.

@@ -57,8 +57,7 @@ struct BranchdeskBench: AsyncParsableCommand {
             guard FileManager.default.isExecutableFile(atPath: binary) else {
                 throw ValidationError("no \(binary): build it beside the bench ('swift build -c release')")
             }
-            let many = ManyBranches(folder: folder, branches: manyBranches, seconds: liveSeconds, binary: binary)
-            figures += report(try await many.run())
+            figures += report(try await benchmarks.manyBranches(manyBranches, seconds: liveSeconds, binary: binary))
         }
         if let trace, only.contains("merge") {
             let (writes, rate) = try MergeCore.apply(traceAt: trace)

@@ -5,26 +5,19 @@ import SyncTransport
 import TicketModel
 import TicketStore
 
-/// (5) HQ — a real `branchdesk serve` process — with many connected branches: its memory (RSS)
-/// and CPU, idle and under one edit per branch per second, beside the same HQ with no branch.
-/// The branches are live sessions from this process, each over its own in-memory store.
-struct ManyBranches {
-    let folder: URL
-    let branches: Int
-    let seconds: Int
-    /// The `branchdesk` binary that runs HQ (built beside this one).
-    let binary: String
-
-    private func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
-
-    func run() async throws -> [Figure] {
-        let ca = try Benchmarks.CompanyCA(in: path("many-certs")), hqDirectory = path("many-hq")
+extension Benchmarks {
+    /// (5) HQ — a real `branchdesk serve` process from `binary` — with `branches` connected
+    /// branches: its memory (RSS) and CPU, idle and under one edit per branch per second for
+    /// `seconds`, beside the same HQ with no branch. The branches are live sessions from this
+    /// process, each over its own in-memory store.
+    func manyBranches(_ branches: Int, seconds: Int, binary: String) async throws -> [Figure] {
+        let ca = try CompanyCA(in: path("many-certs")), hqDirectory = path("many-hq")
         try CertificateAuthority.issueNode(in: ca.certs, id: try NodeID("hq"), role: .hq)
         try Self.command(binary, ["init", "--data", hqDirectory, "--node-id", "hq", "--role", "hq", "--certs", ca.certs])
         let hq = try HQProcess(binary: binary, data: hqDirectory, log: path("many-hq.log"))
         defer { hq.stop() }
         do {
-            return try await measure(hq, ca: ca, hqDirectory: hqDirectory)
+            return try await measure(hq, ca: ca, hqDirectory: hqDirectory, branches: branches, seconds: seconds)
         } catch {
             let log = (try? String(contentsOfFile: path("many-hq.log"), encoding: .utf8)) ?? ""
             print("HQ \(hq.process.isRunning ? "runs" : "exited with \(hq.process.terminationStatus)"); the end of its log:")
@@ -33,19 +26,21 @@ struct ManyBranches {
         }
     }
 
-    private func measure(_ hq: HQProcess, ca: Benchmarks.CompanyCA, hqDirectory: String) async throws -> [Figure] {
+    private func measure(_ hq: HQProcess, ca: CompanyCA, hqDirectory: String, branches: Int, seconds: Int) async throws
+        -> [Figure]
+    {
         try await Task.sleep(for: .seconds(2))
         let empty = try await hq.sample(over: .seconds(3))
 
-        let logger = Benchmarks.quietLogger
+        let logger = Self.quietLogger
         var nodes: [(store: NodeStore, feed: ChangeFeed, number: String)] = []
         var tasks: [Task<Void, any Error>] = []
         defer { for task in tasks { task.cancel() } }
         for index in 0..<branches {
             let id = try NodeID(String(format: "many-%04d", index))
             let certificates = try ca.node(id, role: .branch, in: path(id.rawValue))
-            let store = try NodeStore.inMemory(identity: Benchmarks.identity(id.rawValue), clock: SystemClock())
-            let number = try await store.openTicket(Benchmarks.draft(index), actor: "王芳").number
+            let store = try NodeStore.inMemory(identity: Self.identity(id.rawValue), clock: SystemClock())
+            let number = try await store.openTicket(Self.draft(index), actor: "王芳").number
             let feed = ChangeFeed(store: store, pollInterval: .seconds(5))
             let dialler = SyncDialler(
                 address: HostPort(host: "127.0.0.1", port: hq.port), store: store, certificates: certificates, feed: feed,
@@ -116,7 +111,7 @@ struct ManyBranches {
     }
 
     @discardableResult
-    static func command(_ binary: String, _ arguments: [String]) throws -> String {
+    private static func command(_ binary: String, _ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
