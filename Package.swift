@@ -44,14 +44,15 @@ let package = Package(
         .target(
             name: "TicketStore",
             dependencies: [
-                "TicketModel", "Replication", "ServiceLevels", "Reporting",
+                "TicketModel", "Replication", "ServiceLevels", "Reporting", "SyncWire",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
-        // The sync protocol on the wire: generated protobuf, framing, op codecs. NIOCore only.
+        // Protobuf forms of the merge state: the sync protocol on the wire (framing, op codecs) and
+        // the binary the store keeps documents and op payloads in. NIOCore only.
         .target(
             name: "SyncWire",
             dependencies: [
@@ -142,7 +143,7 @@ let package = Package(
         .testTarget(
             name: "TicketStoreTests",
             dependencies: [
-                "TicketModel", "Replication", "ServiceLevels", "Reporting", "TicketStore", "TestSupport",
+                "TicketModel", "Replication", "ServiceLevels", "Reporting", "TicketStore", "SyncWire", "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSettings

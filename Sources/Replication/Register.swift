@@ -26,6 +26,12 @@ public struct Register: Hashable, Codable, Sendable {
 
     public init() {}
 
+    /// A register from its stored parts, as `apply(_:seen:)` left them: both sorted.
+    public init(frontier: [Write], seen: [OpID]) {
+        self.frontier = frontier
+        self.seen = seen
+    }
+
     /// The value in force: the greatest write of the frontier.
     public var winner: Write? { frontier.last }
 
@@ -54,6 +60,12 @@ public struct ORSet: Hashable, Codable, Sendable {
     public private(set) var removed: [OpID] = []
 
     public init() {}
+
+    /// A set from its stored parts, as `add` and `remove` left them: every id list sorted.
+    public init(adds: [String: [OpID]], removed: [OpID]) {
+        self.adds = adds
+        self.removed = removed
+    }
 
     /// The elements present, sorted.
     public var elements: [String] { adds.keys.filter { !liveAdds(of: $0).isEmpty }.sorted() }

@@ -21,6 +21,21 @@ public struct TicketDocument: Hashable, Codable, Sendable {
         self.id = id
     }
 
+    /// A document from its stored parts, as `apply(_:)` left them (the store's binary form).
+    public init(
+        id: TicketID, opening: Stamp?, intake: Intake?, registers: [Field: Register], status: Status,
+        escalation: Escalation, sets: [SetField: ORSet], lastChange: HLCTimestamp
+    ) {
+        self.id = id
+        self.opening = opening
+        self.intake = intake
+        self.registers = registers
+        self.status = status
+        self.escalation = escalation
+        self.sets = sets
+        self.lastChange = lastChange
+    }
+
     /// Whether the opening op has arrived; a ticket is shown to people only once it has.
     public var isOpened: Bool { intake != nil }
 

@@ -69,13 +69,7 @@ extension Change {
         .with { change in
             switch self {
             case .intake(let intake):
-                change.intake = .with {
-                    $0.number = intake.number
-                    $0.channel = intake.channel.rawValue
-                    $0.receivedAtMs = intake.receivedAt
-                    $0.takenBy = intake.takenBy
-                    $0.statement = intake.statement
-                }
+                change.intake = intake.wire
             case .write(let field, let value, let seen):
                 change.write = .with {
                     $0.field = field.rawValue
@@ -94,13 +88,7 @@ extension Change {
                     $0.level = UInt32(escalation.level.rawValue)
                 }
             case .entry(let entry):
-                change.entry = .with {
-                    $0.kind = entry.kind.rawValue
-                    $0.text = entry.text
-                    $0.via = entry.via?.rawValue ?? ""
-                    $0.score = Int32(entry.score ?? 0)
-                    $0.subject = entry.subject ?? ""
-                }
+                change.entry = entry.wire
             case .add(let set, let element):
                 change.add = .with { $0.set = set.rawValue; $0.element = element }
             case .remove(let set, let element, let observed):
@@ -112,15 +100,11 @@ extension Change {
     init(wire: Branchdesk_Sync_V1_Change, in label: String) throws(WireError) {
         func named<T: RawRepresentable>(_ type: T.Type, _ text: String, _ what: String) throws(WireError) -> T
         where T.RawValue == String {
-            guard let value = T(rawValue: text) else { throw WireError(.badFrame, "\(label): unknown \(what) '\(text)'") }
-            return value
+            try WireError.named(type, text, what, in: label)
         }
         switch wire.kind {
         case .intake(let intake):
-            self = .intake(
-                Intake(
-                    number: intake.number, channel: try named(Channel.self, intake.channel, "channel"),
-                    receivedAt: intake.receivedAtMs, takenBy: intake.takenBy, statement: intake.statement))
+            self = .intake(try Intake(wire: intake, in: label))
         case .write(let write):
             var seen: [OpID] = []
             for id in write.seen { seen.append(try OpID(wire: id, in: label)) }
@@ -138,11 +122,7 @@ extension Change {
             }
             self = .escalation(Escalation(round: Int(escalation.round), level: level))
         case .entry(let entry):
-            self = .entry(
-                Entry(
-                    kind: try named(EntryKind.self, entry.kind, "entry kind"), text: entry.text,
-                    via: entry.via.isEmpty ? nil : try named(Channel.self, entry.via, "channel"),
-                    score: entry.score == 0 ? nil : Int(entry.score), subject: entry.subject.isEmpty ? nil : entry.subject))
+            self = .entry(try Entry(wire: entry, in: label))
         case .add(let add):
             self = .add(try named(SetField.self, add.set, "set"), element: add.element)
         case .remove(let remove):
@@ -152,6 +132,52 @@ extension Change {
         case nil:
             throw WireError(.badFrame, "\(label): a change of an unknown kind")
         }
+    }
+}
+
+extension Intake {
+    var wire: Branchdesk_Sync_V1_Intake {
+        .with {
+            $0.number = number
+            $0.channel = channel.rawValue
+            $0.receivedAtMs = receivedAt
+            $0.takenBy = takenBy
+            $0.statement = statement
+        }
+    }
+
+    init(wire: Branchdesk_Sync_V1_Intake, in label: String) throws(WireError) {
+        self.init(
+            number: wire.number, channel: try WireError.named(Channel.self, wire.channel, "channel", in: label),
+            receivedAt: wire.receivedAtMs, takenBy: wire.takenBy, statement: wire.statement)
+    }
+}
+
+extension Entry {
+    var wire: Branchdesk_Sync_V1_Entry {
+        .with {
+            $0.kind = kind.rawValue
+            $0.text = text
+            $0.via = via?.rawValue ?? ""
+            $0.score = Int32(score ?? 0)
+            $0.subject = subject ?? ""
+        }
+    }
+
+    init(wire: Branchdesk_Sync_V1_Entry, in label: String) throws(WireError) {
+        self.init(
+            kind: try WireError.named(EntryKind.self, wire.kind, "entry kind", in: label), text: wire.text,
+            via: wire.via.isEmpty ? nil : try WireError.named(Channel.self, wire.via, "channel", in: label),
+            score: wire.score == 0 ? nil : Int(wire.score), subject: wire.subject.isEmpty ? nil : wire.subject)
+    }
+}
+
+extension WireError {
+    /// The case of `type` named `text`, or a bad-frame error naming `what` was unknown.
+    static func named<T: RawRepresentable>(_ type: T.Type, _ text: String, _ what: String, in label: String) throws(WireError) -> T
+    where T.RawValue == String {
+        guard let value = T(rawValue: text) else { throw WireError(.badFrame, "\(label): unknown \(what) '\(text)'") }
+        return value
     }
 }
 

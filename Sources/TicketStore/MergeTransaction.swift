@@ -1,26 +1,43 @@
 import Foundation
 import GRDB
 import Replication
+import SyncWire
 import TicketModel
 
 /// Applies ops inside one write transaction: appends them to the op log, advances the version
 /// vector, and merges them into the materialised tickets through `TicketDocument.apply`, the one
 /// merge function for local and remote ops alike.
 ///
-/// Documents touched by several ops of a batch are loaded once and saved once, at `finish()`.
+/// Documents touched by several ops of a batch are loaded once and saved once, at `finish()`;
+/// documents come from the node's `DocumentCache`, which keeps them after the commit.
 struct MergeTransaction {
     private let db: Database
+    private let cache: DocumentCache
     private var documents: [TicketID: TicketDocument] = [:]
+    /// The tickets ops changed, in the order first changed.
     private var touched: [TicketID] = []
+    private var touchedSet: Set<TicketID> = []
     /// What the stored ticket was indexed by and whether it had conflicts, to skip rewriting
     /// the search index and the conflicts when an op left them as they were (most ops do).
     private var before: [TicketID: (searchText: String, hadConflicts: Bool)] = [:]
     /// The highest seq applied per origin, written to the version vector at `finish()`.
     private var applied: [NodeID: UInt64] = [:]
-    private let encoder = Coding.encoder()
 
-    init(_ db: Database) {
+    init(_ db: Database, cache: DocumentCache) throws {
         self.db = db
+        self.cache = cache
+        try cache.validate(db)
+    }
+
+    /// The ticket's document as this transaction has it so far; empty if no op of it was applied.
+    mutating func document(_ id: TicketID) throws -> TicketDocument {
+        if let document = documents[id] { return document }
+        let document = try cache.document(id, db) ?? TicketDocument(id: id)
+        if document.lastChange != .zero {
+            before[id] = (Self.searchText(of: document), !document.conflicts.isEmpty)
+        }
+        documents[id] = document
+        return document
     }
 
     /// Appends `op` and merges it; the op must be the next seq of its origin.
@@ -28,42 +45,27 @@ struct MergeTransaction {
         try db.cachedStatement(sql: "INSERT INTO op (origin, seq, hlc, ticket, actor, action, changes) VALUES (?, ?, ?, ?, ?, ?, ?)")
             .execute(arguments: [
                 op.id.origin.rawValue, Int64(op.id.seq), Int64(bitPattern: op.hlc.rawValue), op.ticket.description,
-                op.actor, op.action, try encoder.encode(op.changes),
+                op.actor, op.action, try StoredForm.encode(op.changes),
             ])
         applied[op.id.origin] = op.id.seq
-        var document: TicketDocument
-        if let loaded = documents[op.ticket] {
-            document = loaded
-        } else {
-            document = try load(op.ticket)
-            if document.lastChange != .zero {
-                before[op.ticket] = (Self.searchText(of: document), !document.conflicts.isEmpty)
-            }
-        }
+        var document = try document(op.ticket)
         let entries = document.apply(op)
-        if documents.updateValue(document, forKey: op.ticket) == nil { touched.append(op.ticket) }
+        documents[op.ticket] = document
+        if touchedSet.insert(op.ticket).inserted { touched.append(op.ticket) }
         for record in entries { try insert(record, ticket: op.ticket) }
     }
 
-    /// Advances the version vector and saves every touched ticket with its search text and conflicts.
+    /// Advances the version vector and saves every touched ticket with its search text and
+    /// conflicts; the cache keeps the touched documents once the transaction commits.
     func finish() throws {
         for (origin, seq) in applied {
             try db.cachedStatement(
                 sql: "INSERT INTO versionVector (origin, seq) VALUES (?, ?) ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq"
             ).execute(arguments: [origin.rawValue, Int64(seq)])
         }
-        for id in touched {
-            guard let document = documents[id] else { continue }
-            try save(document, before: before[id])
-        }
-    }
-
-    private func load(_ id: TicketID) throws -> TicketDocument {
-        guard
-            let data = try Data.fetchOne(
-                db.cachedStatement(sql: "SELECT document FROM ticket WHERE id = ?"), arguments: [id.description])
-        else { return TicketDocument(id: id) }
-        return try Coding.decode(TicketDocument.self, from: data)
+        let saved = touched.compactMap { documents[$0] }
+        for document in saved { try save(document, before: before[document.id]) }
+        cache.storeAfterCommit(saved, db)
     }
 
     private func insert(_ record: EntryRecord, ticket: TicketID) throws {
@@ -76,7 +78,7 @@ struct MergeTransaction {
             arguments: [
                 record.op.origin.rawValue, Int64(record.op.seq), record.index, ticket.description,
                 Int64(bitPattern: record.hlc.rawValue), record.actor, record.entry.kind.rawValue, record.entry.text,
-                try encoder.encode(record.entry),
+                try StoredForm.encode(record.entry),
             ])
         try db.cachedStatement(sql: "INSERT INTO ticketSearch (rowid, ticket, text) VALUES (?, ?, ?)")
             .execute(arguments: [-db.lastInsertedRowID, ticket.description, record.entry.text])
@@ -105,7 +107,7 @@ struct MergeTransaction {
                 document.text(.kind), document.severity.rawValue, document.text(.department),
                 document.text(.assignee), document.status.round, document.status.stage.rawValue,
                 document.escalationLevel.rawValue, intake?.receivedAt, Int64(bitPattern: document.lastChange.rawValue),
-                try encoder.encode(document),
+                try StoredForm.encode(document),
             ])
         let searchText = Self.searchText(of: document)
         if searchText != before?.searchText {
@@ -117,10 +119,10 @@ struct MergeTransaction {
         guard before?.hadConflicts != false || !document.conflicts.isEmpty else { return }
         try db.cachedStatement(sql: "DELETE FROM conflict WHERE ticket = ?").execute(arguments: [id])
         for conflict in document.conflicts {
-            try db.execute(
-                sql: "INSERT INTO conflict (ticket, field, winner, overridden) VALUES (?, ?, ?, ?)",
-                arguments: [
-                    id, conflict.field.rawValue, try Coding.encode(conflict.winner), try Coding.encode(conflict.overridden),
+            try db.cachedStatement(sql: "INSERT INTO conflict (ticket, field, winner, overridden) VALUES (?, ?, ?, ?)")
+                .execute(arguments: [
+                    id, conflict.field.rawValue, try StoredForm.encode(conflict.winner),
+                    try StoredForm.encode(conflict.overridden),
                 ])
         }
     }
@@ -135,18 +137,13 @@ struct MergeTransaction {
     }
 }
 
-/// The one JSON coding of stored documents and op payloads: sorted keys, so equal values have
-/// equal bytes and replica digests can be compared.
+/// The JSON the store keeps settings and peer vectors in (and, before schema v4, documents and
+/// op payloads): sorted keys, so equal values have equal bytes.
 enum Coding {
     static func encode(_ value: some Encodable) throws -> Data {
-        try encoder().encode(value)
-    }
-
-    /// An encoder of this coding, to reuse across many values.
-    static func encoder() -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
+        return try encoder.encode(value)
     }
 
     static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {

@@ -1,12 +1,14 @@
 import Foundation
 import GRDB
 import Replication
+import SyncWire
 import TicketModel
 
 extension NodeStore {
     /// Opens a ticket: one op with the intake and the first values, committed with its effect.
     public func openTicket(_ draft: TicketDraft, actor: String) async throws -> TicketView {
         let identity = identity
+        let documents = documents
         let now = clock.nowMillis()
         let id = try await write { db -> TicketID in
             var counters = try Counters.load(db)
@@ -15,8 +17,10 @@ extension NodeStore {
             let number = TicketNumber.make(
                 code: identity.branchCode, day: Self.day(of: now, in: identity.timeZone), counter: id.counter)
             let changes = TicketDocument.opening(draft, number: number, receivedAt: draft.receivedAt ?? Int64(now))
+            var merge = try MergeTransaction(db, cache: documents)
             try Self.commitLocal(
-                db, &counters, origin: identity.nodeID, ticket: id, actor: actor, action: "open", changes: changes, now: now)
+                db, &merge, &counters, origin: identity.nodeID, ticket: id, actor: actor, action: "open", changes: changes,
+                now: now)
             return id
         }
         return try await ticket(id.description)
@@ -34,14 +38,16 @@ extension NodeStore {
         let now = clock.nowMillis()
         let identity = identity
         let origin = identity.nodeID
+        let documents = documents
         let id = try await write { db -> TicketID in
             let id = try Self.resolve(reference, db)
-            let document = try Self.document(id, db)
+            var merge = try MergeTransaction(db, cache: documents)
+            let document = try merge.document(id)
             let changes = try makeChanges(document)
             try Self.checkLocalRights(identity, document, changes)
             var counters = try Counters.load(db)
             try Self.commitLocal(
-                db, &counters, origin: origin, ticket: id, actor: actor, action: action, changes: changes, now: now)
+                db, &merge, &counters, origin: origin, ticket: id, actor: actor, action: action, changes: changes, now: now)
             return id
         }
         return try await ticket(id.description)
@@ -61,8 +67,10 @@ extension NodeStore {
         }
     }
 
+    /// Numbers the changes as this node's next op and merges it through `merge`.
     static func commitLocal(
         _ db: Database,
+        _ merge: inout MergeTransaction,
         _ counters: inout Counters,
         origin: NodeID,
         ticket: TicketID,
@@ -72,7 +80,7 @@ extension NodeStore {
         now: UInt64
     ) throws {
         try checkMayNumberOps(db, origin: origin)
-        let size = try Coding.encode(changes).count
+        let size = try StoredForm.encode(changes).count
         guard size <= Op.maxChangesBytes else {
             throw DomainError(
                 "this edit carries \(size / 1024) KiB of text; one edit may carry at most \(Op.maxChangesBytes / 1024) KiB: shorten it, or split it into several notes"
@@ -82,7 +90,6 @@ extension NodeStore {
         let op = Op(
             id: OpID(origin: origin, seq: counters.lastSeq), hlc: counters.hlc.tick(wallMillis: now), ticket: ticket,
             actor: actor, action: action, changes: changes)
-        var merge = MergeTransaction(db)
         try merge.apply(op)
         try merge.finish()
         try counters.save(db)
@@ -112,6 +119,7 @@ extension NodeStore {
             .unknownTicket, "no ticket '\(reference)' on this node; find the number with 'branchdesk ticket list' or 'branchdesk ticket search TEXT'")
     }
 
+    /// The ticket's merge document; throws if no op of it was applied here.
     static func document(_ id: TicketID, _ db: Database) throws -> TicketDocument {
         guard let document = try storedDocument(id, db) else { throw StoreError(.unknownTicket, "no ticket \(id) on this node") }
         return document
@@ -119,9 +127,8 @@ extension NodeStore {
 
     /// The ticket's merge document, if any op of it was applied here.
     static func storedDocument(_ id: TicketID, _ db: Database) throws -> TicketDocument? {
-        try Data.fetchOne(db, sql: "SELECT document FROM ticket WHERE id = ?", arguments: [id.description]).map {
-            try Coding.decode(TicketDocument.self, from: $0)
-        }
+        try Data.fetchOne(db.cachedStatement(sql: "SELECT document FROM ticket WHERE id = ?"), arguments: [id.description])
+            .map { data in try readStored { try StoredForm.document(id, from: data) } }
     }
 
     /// One op of the log, if held here.

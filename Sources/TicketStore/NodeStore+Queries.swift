@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Replication
+import SyncWire
 import TicketModel
 
 /// Which tickets `list` shows.
@@ -41,10 +42,11 @@ extension NodeStore {
                 db, sql: "SELECT origin, seq, position, hlc, actor, body FROM entry WHERE ticket = ? ORDER BY hlc, origin, seq, position",
                 arguments: [id.description]
             ).map { row in
-                EntryRecord(
-                    op: OpID(origin: try NodeID(row["origin"]), seq: UInt64(row["seq"] as Int64)), index: row["position"],
+                let op = OpID(origin: try NodeID(row["origin"]), seq: UInt64(row["seq"] as Int64))
+                return EntryRecord(
+                    op: op, index: row["position"],
                     hlc: HLCTimestamp(rawValue: UInt64(bitPattern: row["hlc"])), actor: row["actor"],
-                    entry: try Coding.decode(Entry.self, from: row["body"]))
+                    entry: try readStored { try StoredForm.entry(from: row["body"], of: op) })
             }
             let history = try Row.fetchAll(
                 db, sql: "SELECT * FROM op WHERE ticket = ? ORDER BY hlc, origin, seq", arguments: [id.description]
@@ -111,8 +113,8 @@ extension NodeStore {
                     throw StoreError(.corrupt, "the conflict table holds a malformed row; restore the node from a backup")
                 }
                 let conflict = FieldConflict(
-                    ticket: ticket, field: field, winner: try Coding.decode(Register.Write.self, from: row["winner"]),
-                    overridden: try Coding.decode([Register.Write].self, from: row["overridden"]))
+                    ticket: ticket, field: field, winner: try readStored { try StoredForm.write(from: row["winner"], of: ticket) },
+                    overridden: try readStored { try StoredForm.writes(from: row["overridden"], of: ticket) })
                 return ConflictView(conflict, number: row["number"] ?? "")
             }
         }

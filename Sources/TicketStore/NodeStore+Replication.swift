@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import GRDB
 import Replication
+import SyncWire
 import TicketModel
 
 /// What applying a remote batch did. Refusals are outcomes, not errors: the rest of the batch
@@ -71,14 +72,15 @@ extension NodeStore {
         }
         let now = clock.nowMillis()
         let selfID = identity.nodeID
+        let documents = documents
         return try await write { db in
+            var merge = try MergeTransaction(db, cache: documents)
             if let grant {
-                var authorisation = PeerAuthorisation(grant)
+                var authorisation = PeerAuthorisation(grant, documents: documents)
                 try authorisation.check(batch, db)
             }
             var counters = try Counters.load(db)
             let admission = BatchAdmission(batch: batch, vector: try Self.vector(db), clock: counters.hlc, wallMillis: now)
-            var merge = MergeTransaction(db)
             for op in admission.accepted {
                 try merge.apply(op)
                 counters.hlc.receive(op.hlc)
@@ -121,10 +123,10 @@ extension NodeStore {
         guard let ticket = TicketID(row["ticket"] as String) else {
             throw StoreError(.corrupt, "the op log holds a malformed ticket id; restore the node from a backup")
         }
+        let id = OpID(origin: try NodeID(row["origin"]), seq: UInt64(row["seq"] as Int64))
         return Op(
-            id: OpID(origin: try NodeID(row["origin"]), seq: UInt64(row["seq"] as Int64)),
-            hlc: HLCTimestamp(rawValue: UInt64(bitPattern: row["hlc"])), ticket: ticket, actor: row["actor"],
-            action: row["action"], changes: try Coding.decode([Change].self, from: row["changes"]))
+            id: id, hlc: HLCTimestamp(rawValue: UInt64(bitPattern: row["hlc"])), ticket: ticket, actor: row["actor"],
+            action: row["action"], changes: try readStored { try StoredForm.changes(from: row["changes"], of: id) })
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Replication
+import SyncWire
 import Reporting
 import ServiceLevels
 import TicketModel
@@ -17,13 +18,16 @@ extension NodeStore {
             let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT number, category, kind, severity, channel, stage, phone, document FROM ticket
+                    SELECT id, number, category, kind, severity, channel, stage, phone, document FROM ticket
                     WHERE opened AND receivedAt >= ? AND receivedAt < ? ORDER BY receivedAt, number
                     """,
                 arguments: [Self.millis(interval.lowerBound), Self.millis(interval.upperBound)])
             var tickets: [ReportedTicket] = []
             for row in rows {
-                let document = try Coding.decode(TicketDocument.self, from: row["document"] as Data)
+                guard let id = TicketID(row["id"] as String) else {
+                    throw StoreError(.corrupt, "the ticket table holds a malformed ticket id; restore the node from a backup")
+                }
+                let document = try readStored { try StoredForm.document(id, from: row["document"]) }
                 guard identity.role == .hq || document.owner == identity.nodeID else { continue }
                 let (deadlines, timeline) = try Self.deadlines(of: document, settings: settings, now: now, db)
                 var score: Int?

@@ -48,12 +48,15 @@ extension NodeStore {
         }
         let now = clock.nowMillis()
         let origin = identity.nodeID
+        let documents = documents
         try await write { db in
-            let document = try Self.storedDocument(.companySettings, db) ?? TicketDocument(id: .companySettings)
+            var merge = try MergeTransaction(db, cache: documents)
+            let document = try merge.document(.companySettings)
             let changes = try document.update([field: .text(String(decoding: json, as: UTF8.self))])
             var counters = try Counters.load(db)
             try Self.commitLocal(
-                db, &counters, origin: origin, ticket: .companySettings, actor: actor, action: action, changes: changes, now: now)
+                db, &merge, &counters, origin: origin, ticket: .companySettings, actor: actor, action: action,
+                changes: changes, now: now)
         }
     }
 

@@ -18,6 +18,8 @@ public final class NodeStore: Sendable {
     public let path: String
     let writer: any DatabaseWriter
     let clock: any WallClock
+    /// The writer's decoded documents, kept between transactions.
+    let documents = DocumentCache()
 
     init(writer: any DatabaseWriter, path: String, clock: any WallClock) throws {
         self.writer = writer

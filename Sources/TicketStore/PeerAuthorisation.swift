@@ -35,9 +35,13 @@ public struct AuthorisationRefusal: Error, Sendable, CustomStringConvertible {
 ///   since its later ops cannot skip it, refusing it would stop the branch's sync for good.
 struct PeerAuthorisation {
     let grant: PeerGrant
+    private let documents: DocumentCache
     private var owners: [TicketID: TicketDocument?] = [:]
 
-    init(_ grant: PeerGrant) { self.grant = grant }
+    init(_ grant: PeerGrant, documents: DocumentCache) {
+        self.grant = grant
+        self.documents = documents
+    }
 
     mutating func check(_ batch: [Op], _ db: Database) throws {
         guard grant.role == .branch else { return }
@@ -57,7 +61,7 @@ struct PeerAuthorisation {
     }
 
     private mutating func checkTicket(of op: Op, _ db: Database) throws {
-        if owners[op.ticket] == nil { owners[op.ticket] = try NodeStore.storedDocument(op.ticket, db) }
+        if owners[op.ticket] == nil { owners[op.ticket] = try documents.document(op.ticket, db) }
         guard let document = owners[op.ticket] ?? nil else {
             // A ticket this node has not seen: the branch may only be opening one of its own.
             guard op.ticket.origin == grant.nodeID else {

@@ -58,3 +58,12 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         }
     }
 }
+
+/// Reads a value in its stored form (`StoredForm`); one that does not decode is a damaged database.
+func readStored<T>(_ decode: () throws -> T) throws -> T {
+    do {
+        return try decode()
+    } catch {
+        throw StoreError(.corrupt, "the database holds a damaged value (\(error)); restore the node from a backup", underlying: error)
+    }
+}
