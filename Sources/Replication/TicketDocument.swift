@@ -56,6 +56,9 @@ public struct TicketDocument: Hashable, Codable, Sendable {
     /// The elements of a set, sorted.
     public func elements(of set: SetField) -> [String] { sets[set]?.elements ?? [] }
 
+    /// Whether some field's frontier holds concurrent writes (cheaper than `conflicts`).
+    public var hasConflicts: Bool { registers.values.contains { $0.frontier.count > 1 } }
+
     /// The fields whose frontier holds concurrent writes, each with its winner and the overridden writes.
     public var conflicts: [FieldConflict] {
         registers.keys.sorted().compactMap { field in

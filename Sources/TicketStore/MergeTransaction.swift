@@ -17,9 +17,9 @@ struct MergeTransaction {
     /// The tickets ops changed, in the order first changed.
     private var touched: [TicketID] = []
     private var touchedSet: Set<TicketID> = []
-    /// What the stored ticket was indexed by and whether it had conflicts, to skip rewriting
-    /// the search index and the conflicts when an op left them as they were (most ops do).
-    private var before: [TicketID: (searchText: String, hadConflicts: Bool)] = [:]
+    /// The stored documents as they were before this transaction, to rewrite only the columns,
+    /// search text and conflicts that ops changed (most ops change none of them).
+    private var before: [TicketID: TicketDocument] = [:]
     /// The highest seq applied per origin, written to the version vector at `finish()`.
     private var applied: [NodeID: UInt64] = [:]
 
@@ -33,9 +33,7 @@ struct MergeTransaction {
     mutating func document(_ id: TicketID) throws -> TicketDocument {
         if let document = documents[id] { return document }
         let document = try cache.document(id, db) ?? TicketDocument(id: id)
-        if document.lastChange != .zero {
-            before[id] = (Self.searchText(of: document), !document.conflicts.isEmpty)
-        }
+        if document.lastChange != .zero { before[id] = document }
         documents[id] = document
         return document
     }
@@ -84,39 +82,39 @@ struct MergeTransaction {
             .execute(arguments: [-db.lastInsertedRowID, ticket.description, record.entry.text])
     }
 
-    private func save(_ document: TicketDocument, before: (searchText: String, hadConflicts: Bool)?) throws {
+    private func save(_ document: TicketDocument, before: TicketDocument?) throws {
         let id = document.id.description
-        let intake = document.intake
-        try db.cachedStatement(
-            sql: """
-                INSERT INTO ticket (id, origin, opened, number, title, customer, phone, channel, category, kind,
-                    severity, department, assignee, round, stage, escalation, receivedAt, updatedHLC, document)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (id) DO UPDATE SET
-                    opened = excluded.opened, number = excluded.number, title = excluded.title,
-                    customer = excluded.customer, phone = excluded.phone, channel = excluded.channel,
-                    category = excluded.category, kind = excluded.kind, severity = excluded.severity,
-                    department = excluded.department, assignee = excluded.assignee, round = excluded.round,
-                    stage = excluded.stage, escalation = excluded.escalation, receivedAt = excluded.receivedAt,
-                    updatedHLC = excluded.updatedHLC, document = excluded.document
-                """
-        ).execute(
-            arguments: [
-                id, document.id.origin.rawValue, document.isOpened, intake?.number, document.text(.title),
-                document.text(.customer), document.text(.phone), intake?.channel.rawValue, document.text(.category),
-                document.text(.kind), document.severity.rawValue, document.text(.department),
-                document.text(.assignee), document.status.round, document.status.stage.rawValue,
-                document.escalationLevel.rawValue, intake?.receivedAt, Int64(bitPattern: document.lastChange.rawValue),
-                try StoredForm.encode(document),
-            ])
-        let searchText = Self.searchText(of: document)
-        if searchText != before?.searchText {
+        let columns = TicketColumns(document)
+        if let before, TicketColumns(before) == columns {
+            try db.cachedStatement(sql: "UPDATE ticket SET updatedHLC = ?, document = ? WHERE id = ?")
+                .execute(arguments: [Int64(bitPattern: document.lastChange.rawValue), try StoredForm.encode(document), id])
+        } else {
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO ticket (id, origin, opened, number, title, customer, phone, channel, category, kind,
+                        severity, department, assignee, round, stage, escalation, receivedAt, updatedHLC, document)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (id) DO UPDATE SET
+                        opened = excluded.opened, number = excluded.number, title = excluded.title,
+                        customer = excluded.customer, phone = excluded.phone, channel = excluded.channel,
+                        category = excluded.category, kind = excluded.kind, severity = excluded.severity,
+                        department = excluded.department, assignee = excluded.assignee, round = excluded.round,
+                        stage = excluded.stage, escalation = excluded.escalation, receivedAt = excluded.receivedAt,
+                        updatedHLC = excluded.updatedHLC, document = excluded.document
+                    """
+            ).execute(
+                arguments: StatementArguments(
+                    [id, document.id.origin.rawValue] + columns.arguments + [
+                        Int64(bitPattern: document.lastChange.rawValue), try StoredForm.encode(document),
+                    ]))
+        }
+        if before.map({ !Self.searchInputsEqual($0, document) }) ?? true {
             let rowID = try Int64.fetchOne(db.cachedStatement(sql: "SELECT rowID FROM ticket WHERE id = ?"), arguments: [id]) ?? 0
             try db.cachedStatement(sql: "DELETE FROM ticketSearch WHERE rowid = ?").execute(arguments: [rowID])
             try db.cachedStatement(sql: "INSERT INTO ticketSearch (rowid, ticket, text) VALUES (?, ?, ?)")
-                .execute(arguments: [rowID, id, searchText])
+                .execute(arguments: [rowID, id, Self.searchText(of: document)])
         }
-        guard before?.hadConflicts != false || !document.conflicts.isEmpty else { return }
+        guard before?.hasConflicts == true || document.hasConflicts else { return }
         try db.cachedStatement(sql: "DELETE FROM conflict WHERE ticket = ?").execute(arguments: [id])
         for conflict in document.conflicts {
             try db.cachedStatement(sql: "INSERT INTO conflict (ticket, field, winner, overridden) VALUES (?, ?, ?, ?)")
@@ -127,13 +125,64 @@ struct MergeTransaction {
         }
     }
 
+    /// The fields besides the intake and the tags that a ticket's search text holds.
+    private static let searchableFields: [Field] =
+        [.title, .customer, .phone, .request, .facts, .department, .assignee, .resolution, .replyMessage]
+        + Field.investigation
+
+    /// Whether two versions of a document have the same search text, without building it.
+    private static func searchInputsEqual(_ one: TicketDocument, _ other: TicketDocument) -> Bool {
+        one.intake == other.intake && one.elements(of: .tags) == other.elements(of: .tags)
+            && searchableFields.allSatisfy { one[$0] == other[$0] }
+    }
+
     /// Everything a clerk may search a ticket by, besides its entries (indexed on their own).
     static func searchText(of document: TicketDocument) -> String {
         var parts = [document.intake?.number ?? "", document.intake?.statement ?? ""]
-        let searchable: [Field] = [.title, .customer, .phone, .request, .facts, .department, .assignee, .resolution, .replyMessage]
-        parts += (searchable + Field.investigation).map { document.text($0) }
+        parts += searchableFields.map { document.text($0) }
         parts += document.elements(of: .tags)
         return parts.filter { !$0.isEmpty }.joined(separator: "\n")
+    }
+}
+
+/// The ticket table's query columns, derived from the document.
+private struct TicketColumns: Equatable {
+    let opened: Bool
+    let number: String?
+    let title, customer, phone: String
+    let channel: String?
+    let category, kind: String
+    let severity: Int
+    let department, assignee: String
+    let round: Int
+    let stage: String
+    let escalation: Int
+    let receivedAt: Int64?
+
+    init(_ document: TicketDocument) {
+        opened = document.isOpened
+        number = document.intake?.number
+        title = document.text(.title)
+        customer = document.text(.customer)
+        phone = document.text(.phone)
+        channel = document.intake?.channel.rawValue
+        category = document.text(.category)
+        kind = document.text(.kind)
+        severity = document.severity.rawValue
+        department = document.text(.department)
+        assignee = document.text(.assignee)
+        round = document.status.round
+        stage = document.status.stage.rawValue
+        escalation = document.escalationLevel.rawValue
+        receivedAt = document.intake?.receivedAt
+    }
+
+    /// In the order of the ticket table's columns from `opened` to `receivedAt`.
+    var arguments: [(any DatabaseValueConvertible)?] {
+        [
+            opened, number, title, customer, phone, channel, category, kind, severity, department, assignee, round, stage,
+            escalation, receivedAt,
+        ]
     }
 }
 

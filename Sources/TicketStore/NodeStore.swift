@@ -107,6 +107,8 @@ public final class NodeStore: Sendable {
         configuration.prepareDatabase { db in
             // A command that printed success has its change on disk.
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // The hot tickets' pages stay in memory (SQLite's default is 2 MiB per connection).
+            try db.execute(sql: "PRAGMA cache_size = -32768")
         }
         return configuration
     }
