@@ -107,7 +107,9 @@ extension NodeStore {
     /// a node whose peer showed it its own later ops until it holds them again
     /// (`NodeStore.beginRecovery`) — either way its peers may hold seqs it would reuse.
     static func checkMayNumberOps(_ db: Database, origin: NodeID) throws {
-        guard let row = try Row.fetchOne(db, sql: "SELECT restoredAt, role, recoverUntilSeq FROM node") else { return }
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT restoredAt, role, recoverUntilSeq FROM node")) else {
+            return
+        }
         let restoredAt: Int64 = row["restoredAt"], recoverUntil: Int64 = row["recoverUntilSeq"]
         if restoredAt > 0 {
             let peers = try peerRecords(db)

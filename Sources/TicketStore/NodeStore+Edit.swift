@@ -8,49 +8,48 @@ extension NodeStore {
     /// Opens a ticket: one op with the intake and the first values, committed with its effect.
     public func openTicket(_ draft: TicketDraft, actor: String) async throws -> TicketView {
         let identity = identity
-        let documents = documents
-        let now = clock.nowMillis()
-        let id = try await write { db -> TicketID in
-            var counters = try Counters.load(db)
-            counters.ticketCounter += 1
-            let id = TicketID(origin: identity.nodeID, counter: counters.ticketCounter)
+        let id = try await groupCommit.commit({ db, local in
+            local.counters.ticketCounter += 1
+            let id = TicketID(origin: identity.nodeID, counter: local.counters.ticketCounter)
             let number = TicketNumber.make(
-                code: identity.branchCode, day: Self.day(of: now, in: identity.timeZone), counter: id.counter)
-            let changes = TicketDocument.opening(draft, number: number, receivedAt: draft.receivedAt ?? Int64(now))
-            var merge = try MergeTransaction(db, cache: documents)
-            try Self.commitLocal(
-                db, &merge, &counters, origin: identity.nodeID, ticket: id, actor: actor, action: "open", changes: changes,
-                now: now)
+                code: identity.branchCode, day: Self.day(of: local.now, in: identity.timeZone), counter: id.counter)
+            let changes = TicketDocument.opening(draft, number: number, receivedAt: draft.receivedAt ?? Int64(local.now))
+            try local.record(ticket: id, actor: actor, action: "open", changes: changes)
             return id
-        }
+        }, in: self)
         return try await ticket(id.description)
     }
 
     /// Makes one local edit of a ticket: `makeChanges` validates against the current document and
     /// returns the changes; they become one op committed with its effect. Nothing is written when
-    /// it throws.
+    /// it throws. Returns the ticket as it is after the edit.
     public func edit(
         _ reference: String,
         actor: String,
         action: String,
         _ makeChanges: @escaping @Sendable (TicketDocument) throws -> [Change]
     ) async throws -> TicketView {
-        let now = clock.nowMillis()
+        try await ticket(commitEdit(reference, actor: actor, action: action, makeChanges).description)
+    }
+
+    /// `edit` without reading the ticket back: returns once the edit is committed. Edits made at
+    /// the same moment are committed together (`GroupCommit`).
+    @discardableResult
+    public func commitEdit(
+        _ reference: String,
+        actor: String,
+        action: String,
+        _ makeChanges: @escaping @Sendable (TicketDocument) throws -> [Change]
+    ) async throws -> TicketID {
         let identity = identity
-        let origin = identity.nodeID
-        let documents = documents
-        let id = try await write { db -> TicketID in
+        return try await groupCommit.commit({ db, local in
             let id = try Self.resolve(reference, db)
-            var merge = try MergeTransaction(db, cache: documents)
-            let document = try merge.document(id)
+            let document = try local.document(id)
             let changes = try makeChanges(document)
             try Self.checkLocalRights(identity, document, changes)
-            var counters = try Counters.load(db)
-            try Self.commitLocal(
-                db, &merge, &counters, origin: origin, ticket: id, actor: actor, action: action, changes: changes, now: now)
+            try local.record(ticket: id, actor: actor, action: action, changes: changes)
             return id
-        }
-        return try await ticket(id.description)
+        }, in: self)
     }
 
     /// The rules peers enforce (see `PeerAuthorisation`), applied where the edit is made so that a
@@ -68,42 +67,15 @@ extension NodeStore {
     }
 
     /// Numbers the changes as this node's next op and merges it through `merge`.
-    static func commitLocal(
-        _ db: Database,
-        _ merge: inout MergeTransaction,
-        _ counters: inout Counters,
-        origin: NodeID,
-        ticket: TicketID,
-        actor: String,
-        action: String,
-        changes: [Change],
-        now: UInt64
-    ) throws {
-        try checkMayNumberOps(db, origin: origin)
-        let size = try StoredForm.encode(changes).count
-        guard size <= Op.maxChangesBytes else {
-            throw DomainError(
-                "this edit carries \(size / 1024) KiB of text; one edit may carry at most \(Op.maxChangesBytes / 1024) KiB: shorten it, or split it into several notes"
-            )
-        }
-        counters.lastSeq += 1
-        let op = Op(
-            id: OpID(origin: origin, seq: counters.lastSeq), hlc: counters.hlc.tick(wallMillis: now), ticket: ticket,
-            actor: actor, action: action, changes: changes)
-        try merge.apply(op)
-        try merge.finish()
-        try counters.save(db)
-    }
-
     /// The ticket a person means by `reference`: a ticket number (any case) or an `origin:counter` id.
     static func resolve(_ reference: String, _ db: Database) throws -> TicketID {
         if let id = TicketID(reference.trimmingWhitespace()),
-            try Bool.fetchOne(db, sql: "SELECT opened FROM ticket WHERE id = ?", arguments: [id.description]) == true
+            try Bool.fetchOne(db.cachedStatement(sql: "SELECT opened FROM ticket WHERE id = ?"), arguments: [id.description]) == true
         {
             return id
         }
         let ids = try String.fetchAll(
-            db, sql: "SELECT id FROM ticket WHERE number = ? AND opened LIMIT 2",
+            db.cachedStatement(sql: "SELECT id FROM ticket WHERE number = ? AND opened LIMIT 2"),
             arguments: [TicketNumber.normalised(reference)])
         switch ids.count {
         case 1:

@@ -26,7 +26,7 @@ extension NodeStore {
 
     static func vector(_ db: Database) throws -> VersionVector {
         var seqs: [NodeID: UInt64] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT origin, seq FROM versionVector") {
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT origin, seq FROM versionVector")) {
             seqs[try NodeID(row["origin"])] = UInt64(row["seq"] as Int64)
         }
         return VersionVector(seqs)

@@ -46,18 +46,12 @@ extension NodeStore {
         guard identity.role == .hq else {
             throw DomainError("only HQ sets the company's policy and calendar; this branch receives them when it syncs")
         }
-        let now = clock.nowMillis()
-        let origin = identity.nodeID
-        let documents = documents
-        try await write { db in
-            var merge = try MergeTransaction(db, cache: documents)
-            let document = try merge.document(.companySettings)
+        _ = try await groupCommit.commit({ _, local in
+            let document = try local.document(.companySettings)
             let changes = try document.update([field: .text(String(decoding: json, as: UTF8.self))])
-            var counters = try Counters.load(db)
-            try Self.commitLocal(
-                db, &merge, &counters, origin: origin, ticket: .companySettings, actor: actor, action: action,
-                changes: changes, now: now)
-        }
+            try local.record(ticket: .companySettings, actor: actor, action: action, changes: changes)
+            return .companySettings
+        }, in: self)
     }
 
     static func companySettings(_ db: Database) throws -> CompanySettings {

@@ -20,6 +20,8 @@ public final class NodeStore: Sendable {
     let clock: any WallClock
     /// The writer's decoded documents, kept between transactions.
     let documents = DocumentCache()
+    /// Local edits waiting to be committed together.
+    let groupCommit = GroupCommit()
 
     init(writer: any DatabaseWriter, path: String, clock: any WallClock) throws {
         self.writer = writer
@@ -154,7 +156,7 @@ public final class NodeStore: Sendable {
         var ticketCounter: Int
 
         static func load(_ db: Database) throws -> Counters {
-            guard let row = try Row.fetchOne(db, sql: "SELECT hlc, lastSeq, ticketCounter, maxSkewMillis FROM node") else {
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT hlc, lastSeq, ticketCounter, maxSkewMillis FROM node")) else {
                 throw StoreError(.notANode, "the node row is missing; restore the node from a backup")
             }
             let hlc = HybridLogicalClock(
@@ -164,9 +166,8 @@ public final class NodeStore: Sendable {
         }
 
         func save(_ db: Database) throws {
-            try db.execute(
-                sql: "UPDATE node SET hlc = ?, lastSeq = ?, ticketCounter = ?",
-                arguments: [Int64(bitPattern: hlc.last.rawValue), Int64(lastSeq), ticketCounter])
+            try db.cachedStatement(sql: "UPDATE node SET hlc = ?, lastSeq = ?, ticketCounter = ?")
+                .execute(arguments: [Int64(bitPattern: hlc.last.rawValue), Int64(lastSeq), ticketCounter])
         }
     }
 }
