@@ -130,7 +130,12 @@ struct SyncSession {
             // `merge` ends only when every input has ended, so the inbound end is an event of its own.
             let frames = chain(inbound.map { Event.frame($0) }, [Event.closed].async)
             let ticks = AsyncTimerSequence(interval: settings.tickInterval, clock: .continuous).map { _ in Event.tick }
-            let changes = (feed?.subscribe() ?? AsyncStream { $0.finish() }).map { Event.localChange }
+            // Wake-ups that arrive while a listener waits out its relay interval coalesce into one.
+            let relayInterval = isDialler ? .zero : settings.relayInterval
+            let changes = (feed?.subscribe() ?? AsyncStream { $0.finish() }).map { _ in
+                if relayInterval > .zero { try? await Task.sleep(for: relayInterval) }
+                return Event.localChange
+            }
             // Events are handled one at a time, so a shutdown lets the batch being applied commit and
             // be acknowledged before the session ends.
             let (shutdowns, shutdown) = AsyncStream.makeStream(of: Event.self)

@@ -31,6 +31,10 @@ public struct SyncSettings: Sendable {
     /// The most sessions a server holds with one node at once (a redialling branch may briefly
     /// have its old, not yet dead, session beside the new one).
     public var maxSessionsPerPeer = 2
+    /// How long a listener's live tail (HQ's) gathers newly committed ops before it relays them:
+    /// with many branches each editing, every branch then gets one batch per interval instead of
+    /// one transaction per op anywhere in the company. A dialler (a branch) pushes at once.
+    public var relayInterval: Duration = .milliseconds(100)
 
     public init() {}
 

@@ -84,6 +84,13 @@ extension NodeStore {
         try await read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
     }
 
+    /// The bytes the database's pages take (its size once the write-ahead log is checkpointed).
+    public func databaseBytes() async throws -> Int64 {
+        try await read { db in
+            (try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0) * (try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 0)
+        }
+    }
+
     /// Stops the database from growing past `bytes`: a write that would need more fails as a full
     /// disk does — a clear error, nothing of it written — and later writes succeed once the limit
     /// is raised. For a node on a disk it shares with other work.

@@ -46,8 +46,9 @@ extension NodeStore {
             for (origin, seq) in try Self.vector(db).seqs.sorted(by: { $0.key < $1.key })
             where seq > peer[origin] && origins?.contains(origin) ?? true {
                 let rows = try Row.fetchCursor(
-                    db,
-                    sql: "SELECT *, length(changes) + length(actor) + length(action) + 64 AS size FROM op WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?",
+                    db.cachedStatement(
+                        sql: "SELECT *, length(changes) + length(actor) + length(action) + 64 AS size FROM op WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?"
+                    ),
                     arguments: [origin.rawValue, Int64(peer[origin]), limit - batch.count])
                 while let row = try rows.next() {
                     bytes += row["size"] as Int

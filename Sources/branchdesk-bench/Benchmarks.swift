@@ -263,21 +263,17 @@ extension Benchmarks {
         let opened = UInt64(count)
         while try await hq.opCount() < opened { try await Task.sleep(for: .milliseconds(50)) }
 
-        // HQ's side: each op's arrival, when HQ's feed wakes after a commit.
+        // HQ's side: when each op was first seen committed there (at most that much after its apply).
         let samples = LatencySamples()
         let watching = Task {
             var seen = try await hq.versionVector()
             for await _ in hqFeed.subscribe() {
-                let arrived = ContinuousClock.now
                 while true {
                     let ops = try await hq.opsMissing(by: seen, limit: 1_000)
+                    let arrived = ContinuousClock.now
                     if ops.isEmpty { break }
-                    for op in ops {
-                        seen.advance(to: op.id)
-                        if let start = samples.committed.withLock({ $0[op.id] }) {
-                            samples.latencies.withLock { $0.append((arrived - start).seconds * 1000) }
-                        }
-                    }
+                    for op in ops { seen.advance(to: op.id) }
+                    samples.arrived.withLock { for op in ops { $0[op.id] = arrived } }
                 }
             }
         }
@@ -291,7 +287,7 @@ extension Benchmarks {
                     while due < end {
                         try await Task.sleep(until: due)
                         let start = ContinuousClock.now
-                        _ = try await branch.store.edit(branch.number, actor: "王芳", action: "note") {
+                        try await branch.store.commitEdit(branch.number, actor: "王芳", action: "note") {
                             try $0.append(Entry(kind: .note, text: text))
                         }
                         let done = ContinuousClock.now
@@ -312,7 +308,10 @@ extension Benchmarks {
         while try await hq.opCount() < expected, ContinuousClock.now < settle { try await Task.sleep(for: .milliseconds(20)) }
         try await Task.sleep(for: .milliseconds(100))
         watching.cancel()
-        let latencies = samples.latencies.withLock { $0 }.sorted()
+        let arrivals = samples.arrived.withLock { $0 }
+        let latencies = samples.committed.withLock { committed in
+            committed.compactMap { id, done in arrivals[id].map { ($0 - done).seconds * 1000 } }
+        }.sorted()
         guard latencies.count >= count else { throw BenchError("only \(latencies.count) edits reached HQ") }
         let local = samples.localCommits.withLock { $0 }.sorted()
         let percentile = { (values: [Double], fraction: Double) in values[min(values.count - 1, Int(Double(values.count) * fraction))] }
@@ -331,8 +330,8 @@ extension Benchmarks {
 private final class LatencySamples: Sendable {
     /// When each edit committed at its branch.
     let committed = Mutex<[OpID: ContinuousClock.Instant]>([:])
-    /// Milliseconds from a branch's commit to HQ's.
-    let latencies = Mutex<[Double]>([])
+    /// When HQ first saw each op committed.
+    let arrived = Mutex<[OpID: ContinuousClock.Instant]>([:])
     /// Milliseconds each local commit took.
     let localCommits = Mutex<[Double]>([])
 }

@@ -18,10 +18,7 @@ struct DiskFullTests {
         let statement = String(repeating: "顾客详细陈述了事情经过。", count: 200)  // about 7 KiB a ticket
         for _ in 1...150 { _ = try await branch.store.openTicket(Fixtures.draft(statement: statement), actor: "王芳") }
         // Room for about half of what the branch holds.
-        let size = { (store: NodeStore) in
-            try ["", "-wal"].reduce(Int64(0)) { $0 + (try FileManager.default.attributesOfItem(atPath: store.path + $1)[.size] as? Int64 ?? 0) }
-        }
-        try await hq.store.limitDatabaseSize(toBytes: try size(hq.store) + size(branch.store) / 2)
+        try await hq.store.limitDatabaseSize(toBytes: try await hq.store.databaseBytes() + branch.store.databaseBytes() / 2)
         let server = try await company.serve(hq)
 
         let error = await #expect(throws: SyncError.self) { _ = try await company.dialler(branch, to: server.address).syncOnce() }
