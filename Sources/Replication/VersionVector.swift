@@ -26,6 +26,11 @@ public struct VersionVector: Hashable, Sendable, CustomStringConvertible {
         seqs.merge(other.seqs.filter { $0.value > 0 }, uniquingKeysWith: max)
     }
 
+    /// The vector of `origins` only.
+    public func restricted(to origins: Set<NodeID>) -> VersionVector {
+        VersionVector(seqs.filter { origins.contains($0.key) })
+    }
+
     /// The total number of ops the vector covers.
     public var total: UInt64 { seqs.values.reduce(0, +) }
 

@@ -28,8 +28,11 @@ struct SessionState {
     private var lastRecordedAt: ContinuousClock.Instant?
     private var recordIsStale = false
 
-    /// The origins whose ops we send: a branch pushes only its own, HQ relays everyone's.
+    /// The origins whose ops we send: a branch pushes only its own; HQ relays to a branch the
+    /// origins its tickets need (`NodeStore.replicationScope`), read again before every send.
     private var outgoingOrigins: Set<NodeID>?
+    /// Whether `outgoingOrigins` is the peer's replica scope (HQ serving a branch).
+    private var relaysScope = false
     /// The peer's vector as we have fed it: its hello vector plus every batch we sent.
     private var cursor = VersionVector()
     /// Batches sent and not yet acknowledged, oldest first, with the cursor after each.
@@ -77,15 +80,19 @@ struct SessionState {
     mutating func heard() { lastHeardAt = clock.now }
 
     /// Our hello, carrying our vector as of now.
+    /// Our hello, carrying our vector as of now: to a branch, only the origins we relay to it,
+    /// so that it expects nothing else.
     mutating func hello() async throws -> Branchdesk_Sync_V1_Hello {
         localVector = try await store.versionVector()
+        try await refreshScope()
         let identity = store.identity
+        let shown = relaysScope ? localVector.restricted(to: outgoingOrigins ?? []) : localVector
         return .with {
             $0.minVersion = SyncProtocol.versions.lowerBound
             $0.maxVersion = SyncProtocol.versions.upperBound
             $0.nodeID = identity.nodeID.rawValue
             $0.role = identity.role.rawValue
-            $0.vector = localVector.wire
+            $0.vector = shown.wire
             $0.software = SyncProtocol.software
         }
     }
@@ -101,7 +108,9 @@ struct SessionState {
             logger.warning(
                 "this node was restored from a backup: \(peer.nodeID) holds its own ops up to #\(cursor[me]), it only up to #\(held); pulling them back before new edits")
         }
+        relaysScope = store.identity.role == .hq && peer.role == .branch
         outgoingOrigins = store.identity.role == .branch ? [store.identity.nodeID] : nil
+        try await refreshScope()
         opsToSend = Self.count(in: local, above: cursor, origins: outgoingOrigins)
         opsToReceive = Self.count(in: cursor, above: local, origins: nil)
         let existing = try await store.peers().first { $0.nodeID == peer.nodeID }
@@ -123,6 +132,7 @@ struct SessionState {
     mutating func pump(sender: FrameSender) async throws {
         // A one-off round sends what it held when it caught up, not ops committed afterwards.
         guard mode == .live || caughtUpSent == nil else { return }
+        try await refreshScope()
         while inFlight.count < settings.window {
             let ops = try await store.opsMissing(
                 by: cursor, limit: settings.batchOps, origins: outgoingOrigins, maxBytes: settings.maxFrameBytes / 4)
@@ -141,6 +151,12 @@ struct SessionState {
             opsSent += ops.count
             Counter(label: "branchdesk_ops_sent_total", dimensions: [("peer", peer?.nodeID.rawValue ?? "")]).increment(by: ops.count)
         }
+    }
+
+    /// Reads the branch's replica scope again: HQ may have transferred a ticket to it meanwhile.
+    private mutating func refreshScope() async throws {
+        guard relaysScope, let peer else { return }
+        outgoingOrigins = try await store.replicationScope(for: peer.nodeID)
     }
 
     private mutating func send(_ body: WireFrame.OneOf_Body, _ sender: FrameSender) async throws {

@@ -20,6 +20,8 @@ struct MergeTransaction {
     /// The stored documents as they were before this transaction, to rewrite only the columns,
     /// search text and conflicts that ops changed (most ops change none of them).
     private var before: [TicketID: TicketDocument] = [:]
+    /// The origins of the ops applied to each ticket, for the replica scope of its owner.
+    private var origins: [TicketID: Set<NodeID>] = [:]
     /// The highest seq applied per origin, written to the version vector at `finish()`.
     private var applied: [NodeID: UInt64] = [:]
 
@@ -49,6 +51,7 @@ struct MergeTransaction {
         var document = try document(op.ticket)
         let entries = document.apply(op)
         documents[op.ticket] = document
+        origins[op.ticket, default: []].insert(op.id.origin)
         if touchedSet.insert(op.ticket).inserted { touched.append(op.ticket) }
         for record in entries { try insert(record, ticket: op.ticket) }
     }
@@ -114,6 +117,16 @@ struct MergeTransaction {
             try db.cachedStatement(sql: "INSERT INTO ticketSearch (rowid, ticket, text) VALUES (?, ?, ?)")
                 .execute(arguments: [rowID, id, Self.searchText(of: document)])
         }
+        let owner = document.owner
+        if before?.owner != owner {
+            // A new ticket, or one transferred: its owner needs the ops of every origin that wrote on it.
+            try Self.widenScope(db, of: owner, toOriginsOf: document.id)
+        } else {
+            for origin in origins[document.id] ?? [] where origin != owner {
+                try db.cachedStatement(sql: "INSERT OR IGNORE INTO replicaScope (node, origin) VALUES (?, ?)")
+                    .execute(arguments: [owner.rawValue, origin.rawValue])
+            }
+        }
         guard before?.hasConflicts == true || document.hasConflicts else { return }
         try db.cachedStatement(sql: "DELETE FROM conflict WHERE ticket = ?").execute(arguments: [id])
         for conflict in document.conflicts {
@@ -123,6 +136,13 @@ struct MergeTransaction {
                     try StoredForm.encode(conflict.overridden),
                 ])
         }
+    }
+
+    /// Records that `node` must receive the ops of every origin that wrote on `ticket`.
+    static func widenScope(_ db: Database, of node: NodeID, toOriginsOf ticket: TicketID) throws {
+        try db.cachedStatement(
+            sql: "INSERT OR IGNORE INTO replicaScope (node, origin) SELECT DISTINCT ?, origin FROM op WHERE ticket = ? AND origin != ?"
+        ).execute(arguments: [node.rawValue, ticket.description, node.rawValue])
     }
 
     /// The fields besides the intake and the tags that a ticket's search text holds.

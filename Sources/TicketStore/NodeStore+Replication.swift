@@ -99,19 +99,45 @@ extension NodeStore {
         }
     }
 
+    /// The origins whose ops HQ relays to `node`: the node's own, this node's (HQ's), and those of
+    /// every origin that wrote on a ticket `node` handles or handled (SYNC.md §5.5).
+    public func replicationScope(for node: NodeID) async throws -> Set<NodeID> {
+        let me = identity.nodeID
+        return try await read { db in
+            var scope: Set<NodeID> = [node, me]
+            let origins = try String.fetchAll(
+                db.cachedStatement(sql: "SELECT origin FROM replicaScope WHERE node = ?"), arguments: [node.rawValue])
+            for origin in origins { scope.insert(try NodeID(origin)) }
+            return scope
+        }
+    }
+
     /// A canonical SHA-256 of the materialised state: tickets in id order with their entries.
-    /// Two replicas that applied the same set of ops have the same digest.
-    public func digest() async throws -> String {
+    /// Two replicas that applied the same set of ops have the same digest. With `handledBy`, only
+    /// the tickets that node handles count: HQ's digest for a branch then equals the branch's own,
+    /// which holds those tickets whole but not the rest of the company.
+    public func digest(handledBy node: NodeID? = nil) async throws -> String {
         try await read { db in
             var hash = SHA256()
+            var included: Set<String> = []
             let tickets = try Row.fetchCursor(db, sql: "SELECT id, document FROM ticket ORDER BY id")
             while let row = try tickets.next() {
-                hash.update(data: Data((row["id"] as String).utf8))
+                let id: String = row["id"]
+                if let node {
+                    guard let ticket = TicketID(id) else {
+                        throw StoreError(.corrupt, "the ticket table holds a malformed ticket id; restore the node from a backup")
+                    }
+                    let document = try readStored { try StoredForm.document(ticket, from: row["document"]) }
+                    guard document.owner == node else { continue }
+                    included.insert(id)
+                }
+                hash.update(data: Data(id.utf8))
                 hash.update(data: row["document"] as Data)
             }
             let entries = try Row.fetchCursor(
                 db, sql: "SELECT origin, seq, position, ticket, body FROM entry ORDER BY origin, seq, position")
             while let row = try entries.next() {
+                if node != nil, !included.contains(row["ticket"]) { continue }
                 let key = "\(row["origin"] as String)#\(row["seq"] as Int64).\(row["position"] as Int)@\(row["ticket"] as String)"
                 hash.update(data: Data(key.utf8))
                 hash.update(data: row["body"] as Data)

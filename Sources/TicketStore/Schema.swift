@@ -151,32 +151,62 @@ enum Schema {
                 ]
             }
         }
+        migrator.registerMigration("v5-replica-scope") { db in
+            // HQ relays to a branch only the ops of the origins its tickets need (SYNC.md §5.5).
+            try db.execute(
+                sql: """
+                    -- Origins that wrote on a ticket a node handles (or handled), besides the node itself:
+                    -- HQ relays their ops to that node. Only grows; kept on every node, used by HQ.
+                    CREATE TABLE replicaScope (
+                        node TEXT NOT NULL,
+                        origin TEXT NOT NULL,
+                        PRIMARY KEY (node, origin)
+                    ) WITHOUT ROWID;
+                    """)
+            try forEachRow(db, table: "ticket", key: ["rowID"], columns: ["id", "document"]) { row in
+                let document = try StoredForm.document(try ticketID(row["id"]), from: row["document"])
+                try MergeTransaction.widenScope(db, of: document.owner, toOriginsOf: document.id)
+            }
+        }
         return migrator
     }
 
-    /// Rewrites `columns` of every row of `table` with `transform`'s values (in the order of
-    /// `columns`), a thousand rows at a time in primary-key order, so that a large table never
-    /// sits in memory whole.
+    private static func ticketID(_ text: String) throws -> TicketID {
+        guard let id = TicketID(text) else {
+            throw StoreError(.corrupt, "the ticket table holds a malformed ticket id; restore the node from a backup")
+        }
+        return id
+    }
+
+    /// Rewrites `columns` of every row of `table` with `transform`'s values (in the order of `columns`).
     private static func rewrite(
         _ db: Database, table: String, key: [String], columns: [String], _ transform: (Row) throws -> [Data]
     ) throws {
-        let keyList = key.joined(separator: ", ")
-        let select = "SELECT \(keyList), \(columns.joined(separator: ", ")) FROM \(table)"
-        let after = " WHERE (\(keyList)) > (\(key.map { _ in "?" }.joined(separator: ", ")))"
         let update = """
             UPDATE \(table) SET \(columns.map { "\($0) = ?" }.joined(separator: ", "))
             WHERE \(key.map { "\($0) = ?" }.joined(separator: " AND "))
             """
+        try forEachRow(db, table: table, key: key, columns: columns) { row in
+            let values: [any DatabaseValueConvertible] = try transform(row)
+            try db.execute(sql: update, arguments: StatementArguments(values + key.map { row[$0] as DatabaseValue }))
+        }
+    }
+
+    /// Calls `body` with every row of `table` (its `key` and `columns`), a thousand rows at a time
+    /// in primary-key order, so that a large table never sits in memory whole.
+    private static func forEachRow(
+        _ db: Database, table: String, key: [String], columns: [String], _ body: (Row) throws -> Void
+    ) throws {
+        let keyList = key.joined(separator: ", ")
+        let select = "SELECT \((key + columns).joined(separator: ", ")) FROM \(table)"
+        let after = " WHERE (\(keyList)) > (\(key.map { _ in "?" }.joined(separator: ", ")))"
         var last: [DatabaseValue]?
         while true {
             let rows = try Row.fetchAll(
                 db, sql: select + (last == nil ? "" : after) + " ORDER BY \(keyList) LIMIT 1000",
                 arguments: StatementArguments(last ?? []))
             guard let final = rows.last else { return }
-            for row in rows {
-                let values: [any DatabaseValueConvertible] = try transform(row)
-                try db.execute(sql: update, arguments: StatementArguments(values + key.map { row[$0] as DatabaseValue }))
-            }
+            for row in rows { try body(row) }
             last = key.map { final[$0] as DatabaseValue }
         }
     }

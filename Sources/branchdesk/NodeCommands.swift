@@ -47,10 +47,19 @@ struct ResolveConflict: AsyncParsableCommand {
 
 struct DigestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "digest", abstract: "Print a digest of the materialised tickets: equal on replicas that hold the same ops.")
+        commandName: "digest", abstract: "Print a digest of the materialised tickets: equal on replicas that hold the same ops.",
+        discussion: """
+            A branch holds only the tickets it handles, so compare a branch with HQ on those: \
+            'digest --branch sh-012' at HQ and at sh-012.
+            """)
 
     @OptionGroup var data: DataOptions
     @OptionGroup var output: OutputOptions
+    @Option(help: "Only the tickets this node handles.") var branch: String?
+
+    func validate() throws {
+        if let branch { do { _ = try NodeID(branch) } catch { throw ValidationError(error.message) } }
+    }
 
     struct Digest: Encodable {
         let digest: String
@@ -59,7 +68,7 @@ struct DigestCommand: AsyncParsableCommand {
 
     func run() async throws {
         let store = try data.openStore()
-        let digest = try await store.digest()
+        let digest = try await store.digest(handledBy: try branch.map(NodeID.init))
         let vector = try await store.versionVector()
         if output.json {
             try Output.json(Digest(digest: digest, vector: Dictionary(uniqueKeysWithValues: vector.seqs.map { ($0.key.rawValue, $0.value) })))
