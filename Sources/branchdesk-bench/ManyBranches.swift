@@ -72,7 +72,7 @@ extension Benchmarks {
                     var due = loadStart + .milliseconds(index * 1000 / branches)
                     while due < loadStart + .seconds(seconds) {
                         try await Task.sleep(until: due)
-                        _ = try await node.store.edit(node.number, actor: "王芳", action: "note") {
+                        try await node.store.commitEdit(node.number, actor: "王芳", action: "note") {
                             try $0.append(Entry(kind: .note, text: text))
                         }
                         node.feed.notify()
@@ -93,6 +93,7 @@ extension Benchmarks {
         let troubled = try await hqStore.status(now: Date()).peers.filter { !$0.troubles.isEmpty }.count
         print("  HQ holds \(arrived) of \(expected) ops; \(troubled) branches in trouble")
         guard arrived == expected else { throw BenchError("HQ lost ops: \(arrived) of \(expected)") }
+        guard troubled == 0 else { throw BenchError("\(troubled) branches in trouble at HQ: see 'branchdesk status' there") }
         let rate = Double(expected - UInt64(branches)) / Double(seconds)
         return [
             Figure(
