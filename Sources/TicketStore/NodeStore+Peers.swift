@@ -50,11 +50,11 @@ public struct PeerRecord: Sendable, Equatable, Encodable {
 }
 
 extension PeerRecord {
-    /// Ops this node holds that the peer has not acknowledged. A branch sends only its own ops
-    /// (`only` is its id); HQ sends every origin's.
-    public func opsWaitingToSend(from local: VersionVector, only origin: NodeID?) -> UInt64 {
+    /// Ops this node holds that the peer has not acknowledged, of the origins it sends the peer
+    /// (all when nil): a branch sends its own, HQ a branch's replica scope.
+    public func opsWaitingToSend(from local: VersionVector, only origins: Set<NodeID>?) -> UInt64 {
         local.seqs.reduce(0) { sum, entry in
-            guard origin == nil || entry.key == origin else { return sum }
+            guard origins?.contains(entry.key) ?? true else { return sum }
             return sum + (entry.value > ackedVector[entry.key] ? entry.value - ackedVector[entry.key] : 0)
         }
     }

@@ -103,13 +103,15 @@ extension NodeStore {
     /// every origin that wrote on a ticket `node` handles or handled (SYNC.md §5.5).
     public func replicationScope(for node: NodeID) async throws -> Set<NodeID> {
         let me = identity.nodeID
-        return try await read { db in
-            var scope: Set<NodeID> = [node, me]
-            let origins = try String.fetchAll(
-                db.cachedStatement(sql: "SELECT origin FROM replicaScope WHERE node = ?"), arguments: [node.rawValue])
-            for origin in origins { scope.insert(try NodeID(origin)) }
-            return scope
-        }
+        return try await read { db in try Self.replicationScope(for: node, hq: me, db) }
+    }
+
+    static func replicationScope(for node: NodeID, hq: NodeID, _ db: Database) throws -> Set<NodeID> {
+        var scope: Set<NodeID> = [node, hq]
+        let origins = try String.fetchAll(
+            db.cachedStatement(sql: "SELECT origin FROM replicaScope WHERE node = ?"), arguments: [node.rawValue])
+        for origin in origins { scope.insert(try NodeID(origin)) }
+        return scope
     }
 
     /// A canonical SHA-256 of the materialised state: tickets in id order with their entries.

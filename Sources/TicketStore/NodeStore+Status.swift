@@ -106,11 +106,15 @@ extension NodeStore {
                 // The HQ this branch dials but has never reached: its node id is not known yet.
                 records.append(PeerRecord(nodeID: try NodeID("hq"), role: .hq, address: hqAddress, state: .offline, stateSince: 0))
             }
-            let ownOrigin = identity.role == .branch ? identity.nodeID : nil
             let breachesByBranch = Dictionary(grouping: breaches, by: \.branch).mapValues(\.count)
             let peers = try records.map { record in
-                try Self.peerStatus(
-                    record, local: local, sending: ownOrigin, breaches: breachesByBranch[record.nodeID.rawValue] ?? 0,
+                // A branch sends its own ops; HQ sends a branch those of its replica scope.
+                let sending: Set<NodeID>? =
+                    identity.role == .branch
+                    ? [identity.nodeID]
+                    : record.role == .branch ? try Self.replicationScope(for: record.nodeID, hq: identity.nodeID, db) : nil
+                return try Self.peerStatus(
+                    record, local: local, sending: sending, breaches: breachesByBranch[record.nodeID.rawValue] ?? 0,
                     now: now, thresholds: thresholds, db)
             }
             let settings = try Self.companySettings(db)
@@ -127,15 +131,15 @@ extension NodeStore {
     }
 
     private static func peerStatus(
-        _ record: PeerRecord, local: VersionVector, sending origin: NodeID?, breaches: Int, now: Date,
+        _ record: PeerRecord, local: VersionVector, sending origins: Set<NodeID>?, breaches: Int, now: Date,
         thresholds: TroubleThresholds, _ db: Database
     ) throws -> PeerStatus {
         let nowMillis = UInt64(max(0, now.timeIntervalSince1970 * 1000))
-        let toSend = record.opsWaitingToSend(from: local, only: origin)
+        let toSend = record.opsWaitingToSend(from: local, only: origins)
         let toReceive = record.opsWaitingToReceive(into: local)
         // The oldest unacknowledged op is the first one above the acked seq of some origin.
         var oldest: UInt64?
-        for (source, seq) in local.seqs where (origin == nil || source == origin) && seq > record.ackedVector[source] {
+        for (source, seq) in local.seqs where (origins?.contains(source) ?? true) && seq > record.ackedVector[source] {
             let hlc = try Int64.fetchOne(
                 db, sql: "SELECT hlc FROM op WHERE origin = ? AND seq = ?",
                 arguments: [source.rawValue, Int64(record.ackedVector[source] + 1)])

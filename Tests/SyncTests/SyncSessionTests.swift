@@ -58,7 +58,10 @@ struct SyncSessionTests {
         #expect(peers.allSatisfy { $0.lastSyncAt != nil && $0.lastError == nil }, "\(peers.map { ($0.nodeID, $0.lastError) })")
         let pudongView = try #require(try await pudong.store.peers().first)
         #expect(pudongView.nodeID.rawValue == "hq" && pudongView.state == .offline)
-        #expect(pudongView.opsWaitingToSend(from: vectors[1], only: pudong.store.identity.nodeID) == 0)
+        #expect(pudongView.opsWaitingToSend(from: vectors[1], only: [pudong.store.identity.nodeID]) == 0)
+        // HQ's status counts only the ops of each branch's scope: Minhang's are not owed to Pudong.
+        let status = try await hq.store.status(now: Date())
+        #expect(status.peers.map(\.opsToSend) == [0, 0] && status.peers.allSatisfy { $0.troubles.isEmpty }, "\(status.peers)")
         await server.stop()
     }
 

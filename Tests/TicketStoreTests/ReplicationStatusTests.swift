@@ -60,10 +60,12 @@ import TicketStore
         let hq = try Fixtures.memoryStore("hq", role: .hq, clock: clock)
         let branch = try Fixtures.memoryStore("sh-012", clock: clock)
         for index in 0..<12 {
-            _ = try await branch.openTicket(Fixtures.draft(title: "投诉 \(index)"), actor: "王芳")
+            _ = try await hq.openTicket(Fixtures.draft(title: "投诉 \(index)"), actor: "总部投诉办")
         }
+        // sh-012's ops are not owed to sh-031: they are outside its replica scope.
+        _ = try await branch.openTicket(Fixtures.draft(), actor: "王芳")
         try await Fixtures.sync(branch, to: hq)
-        // sh-031 was live a minute ago but has acknowledged nothing of the 12 ops made two hours ago.
+        // sh-031 was live a minute ago but has acknowledged none of HQ's 12 ops made two hours ago.
         clock.advance(byMillis: 120 * 60_000)
         try await hq.record(peer("sh-031", .live, lastSync: minutes(119)))
 
