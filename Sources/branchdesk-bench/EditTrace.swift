@@ -21,32 +21,32 @@ struct EditTrace {
         while ops.count < count {
             wall += random.next(below: 40)
             let branch = Int(random.next(below: UInt64(branches)))
-            var tickets = documents[branch]
+            // Read in place: a copy of the branch's tickets per op would make the trace quadratic.
+            let count = documents[branch].count
             let origin = origins[branch]
             let actor = people[Int(random.next(below: UInt64(people.count)))]
             let changes: [Change]
             let index: Int
-            if tickets.isEmpty || random.next(below: 100) < 8 {
+            if count == 0 || random.next(below: 100) < 8 {
                 let draft = try! TicketDraft(
                     channel: .phone, takenBy: actor, customer: "顾客\(random.next(below: 100_000))",
-                    phone: "138\(10_000_000 + random.next(below: 89_999_999))", title: "商品质量问题 \(tickets.count)",
+                    phone: "138\(10_000_000 + random.next(below: 89_999_999))", title: "商品质量问题 \(count)",
                     statement: "顾客反映购买的商品出现故障，要求退换。", request: "换货", category: .product)
-                tickets.append(TicketDocument(id: TicketID(origin: origin, counter: tickets.count + 1)))
-                index = tickets.count - 1
-                changes = TicketDocument.opening(draft, number: "BR-20261122-\(tickets.count)", receivedAt: Int64(wall))
+                documents[branch].append(TicketDocument(id: TicketID(origin: origin, counter: count + 1)))
+                index = count
+                changes = TicketDocument.opening(draft, number: "BR-20261122-\(count + 1)", receivedAt: Int64(wall))
             } else {
                 // 90% of edits touch the 200 most recent tickets of the branch.
                 let hot = random.next(below: 100) < 90
-                let window = hot ? min(200, tickets.count) : tickets.count
-                index = tickets.count - 1 - Int(random.next(below: UInt64(window)))
-                changes = Self.edit(tickets[index], actor: actor, random: &random)
+                let window = hot ? min(200, count) : count
+                index = count - 1 - Int(random.next(below: UInt64(window)))
+                changes = Self.edit(documents[branch][index], actor: actor, random: &random)
             }
             seqs[branch] += 1
             let op = Op(
                 id: OpID(origin: origin, seq: seqs[branch]), hlc: HLCTimestamp(wallMillis: wall, counter: 0),
-                ticket: tickets[index].id, actor: actor, action: "edit", changes: changes)
-            tickets[index].apply(op)
-            documents[branch] = tickets
+                ticket: documents[branch][index].id, actor: actor, action: "edit", changes: changes)
+            documents[branch][index].apply(op)
             ops.append(op)
         }
         self.ops = ops

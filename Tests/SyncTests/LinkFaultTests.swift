@@ -141,6 +141,7 @@ struct LinkFaultTests {
             let id = branch.store.identity.nodeID
             #expect(try await hq.store.digest(handledBy: id) == branch.store.digest(handledBy: id), "\(id)")
         }
+        print("soak: \(seconds) s, \(expected.total) ops, \(proxy.counts.accepted) connections through the flapping link")
         for task in sessions + feeds { task.cancel() }
         for task in sessions + feeds { _ = await task.result }
         await proxy.stop()
