@@ -11,7 +11,7 @@ struct BranchdeskBench: AsyncParsableCommand {
         discussion: "Machines are shared and noisy: compare the ratios, not the absolute figures.")
 
     @Option(help: "Ops in the remote-apply and catch-up traces.") var ops = 1_000_000
-    @Option(help: "Local edits, one transaction each.") var edits = 2_000
+    @Option(help: "Local edits, one transaction each, then as many by 50 clerks at once.") var edits = 5_000
     @Option(help: "Branches in the remote-apply trace.") var branches = 50
     @Option(help: "Ops per remote batch.") var batch = 5_000
     @Option(help: "Branches with live sessions in the latency benchmark.") var liveBranches = 100
