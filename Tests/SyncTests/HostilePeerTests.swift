@@ -26,7 +26,7 @@ struct HostilePeerTests {
     /// A good branch opens one more ticket and completes a round with the server.
     func expectGoodPeerServed(by server: Company.RunningServer) async throws {
         try await company.openTicket(at: good, title: "正常的投诉")
-        _ = try await company.dialler(good, to: server.address).syncOnce()
+        _ = try await company.syncOnceAsAGoodPeer(good, to: server.address)
         #expect(try await hq.store.versionVector()[good.store.identity.nodeID] == good.store.versionVector()[good.store.identity.nodeID])
     }
 
@@ -178,7 +178,10 @@ struct HostilePeerTests {
 
     @Test("a peer that goes silent after its hello is declared dead and recorded so")
     func silentAfterHello() async throws {
-        let server = try await company.serve(hq, settings: company.impatient)
+        // Quick to declare a silent link dead, but patient with a handshake the loaded machine slows.
+        var settings = company.impatient
+        settings.handshakeTimeout = .seconds(30)
+        let server = try await company.serve(hq, settings: settings)
         let branch = try company.node("sh-012")
         let frames = try await RawPeer.connect(to: server.address, as: branch, caFile: caFile)
             .exchange([WireFrame.hello("sh-012", role: .branch).bytesWithMagic])
