@@ -79,12 +79,10 @@ struct SessionState {
 
     mutating func heard() { lastHeardAt = clock.now }
 
-    /// Our hello, carrying our vector as of now.
-    /// Our hello, carrying our vector as of now: to a branch, only the origins we relay to it,
-    /// so that it expects nothing else.
+    /// Our hello, carrying our vector as of now: to a branch (a listener answers after `start`
+    /// read the scope), only the origins we relay to it, so that it expects nothing else.
     mutating func hello() async throws -> Branchdesk_Sync_V1_Hello {
         localVector = try await store.versionVector()
-        try await refreshScope()
         let identity = store.identity
         let shown = relaysScope ? localVector.restricted(to: outgoingOrigins ?? []) : localVector
         return .with {

@@ -1,8 +1,6 @@
-import Foundation
 import GRDB
 import Replication
 import Synchronization
-import SyncWire
 import TicketModel
 
 /// Decoded ticket documents kept between write transactions, so that a ticket edited again and

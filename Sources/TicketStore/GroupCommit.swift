@@ -92,6 +92,8 @@ struct LocalTransaction {
     private var merge: MergeTransaction
     /// How many ops the group's edits recorded so far.
     private(set) var recordedOps = 0
+    /// Whether the node may number ops, checked once per group (nothing in it can change that).
+    private var numbering: Result<Void, any Error>?
 
     init(_ db: Database, identity: NodeIdentity, documents: DocumentCache, now: UInt64) throws {
         self.db = db
@@ -109,11 +111,12 @@ struct LocalTransaction {
     /// Records `changes` as this node's next op on `ticket` and merges it.
     mutating func record(ticket: TicketID, actor: String, action: String, changes: [Change]) throws {
         let origin = identity.nodeID
-        try NodeStore.checkMayNumberOps(db, origin: origin)
-        let size = try StoredForm.encode(changes).count
-        guard size <= Op.maxChangesBytes else {
+        if numbering == nil { numbering = Result { try NodeStore.checkMayNumberOps(db, origin: origin) } }
+        try numbering?.get()
+        let encoded = try StoredForm.encode(changes)
+        guard encoded.count <= Op.maxChangesBytes else {
             throw DomainError(
-                "this edit carries \(size / 1024) KiB of text; one edit may carry at most \(Op.maxChangesBytes / 1024) KiB: shorten it, or split it into several notes"
+                "this edit carries \(encoded.count / 1024) KiB of text; one edit may carry at most \(Op.maxChangesBytes / 1024) KiB: shorten it, or split it into several notes"
             )
         }
         counters.lastSeq += 1
@@ -121,7 +124,7 @@ struct LocalTransaction {
         let op = Op(
             id: OpID(origin: origin, seq: counters.lastSeq), hlc: counters.hlc.tick(wallMillis: now), ticket: ticket,
             actor: actor, action: action, changes: changes)
-        try merge.apply(op)
+        try merge.apply(op, encodedChanges: encoded)
     }
 
     /// Saves the touched tickets and the counters; the transaction may then commit.

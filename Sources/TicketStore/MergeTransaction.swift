@@ -16,11 +16,10 @@ struct MergeTransaction {
     private var documents: [TicketID: TicketDocument] = [:]
     /// The tickets ops changed, in the order first changed.
     private var touched: [TicketID] = []
-    private var touchedSet: Set<TicketID> = []
     /// The stored documents as they were before this transaction, to rewrite only the columns,
     /// search text and conflicts that ops changed (most ops change none of them).
     private var before: [TicketID: TicketDocument] = [:]
-    /// The origins of the ops applied to each ticket, for the replica scope of its owner.
+    /// The origins of the ops applied to each touched ticket, for the replica scope of its owner.
     private var origins: [TicketID: Set<NodeID>] = [:]
     /// The highest seq applied per origin, written to the version vector at `finish()`.
     private var applied: [NodeID: UInt64] = [:]
@@ -40,19 +39,20 @@ struct MergeTransaction {
         return document
     }
 
-    /// Appends `op` and merges it; the op must be the next seq of its origin.
-    mutating func apply(_ op: Op) throws {
+    /// Appends `op` and merges it; the op must be the next seq of its origin. `encodedChanges` is
+    /// the stored form of its changes when the caller has it already.
+    mutating func apply(_ op: Op, encodedChanges: Data? = nil) throws {
         try db.cachedStatement(sql: "INSERT INTO op (origin, seq, hlc, ticket, actor, action, changes) VALUES (?, ?, ?, ?, ?, ?, ?)")
             .execute(arguments: [
                 op.id.origin.rawValue, Int64(op.id.seq), Int64(bitPattern: op.hlc.rawValue), op.ticket.description,
-                op.actor, op.action, try StoredForm.encode(op.changes),
+                op.actor, op.action, try encodedChanges ?? StoredForm.encode(op.changes),
             ])
         applied[op.id.origin] = op.id.seq
         var document = try document(op.ticket)
         let entries = document.apply(op)
         documents[op.ticket] = document
+        if origins[op.ticket] == nil { touched.append(op.ticket) }
         origins[op.ticket, default: []].insert(op.id.origin)
-        if touchedSet.insert(op.ticket).inserted { touched.append(op.ticket) }
         for record in entries { try insert(record, ticket: op.ticket) }
     }
 

@@ -66,7 +66,6 @@ extension NodeStore {
         }
     }
 
-    /// Numbers the changes as this node's next op and merges it through `merge`.
     /// The ticket a person means by `reference`: a ticket number (any case) or an `origin:counter` id.
     static func resolve(_ reference: String, _ db: Database) throws -> TicketID {
         if let id = TicketID(reference.trimmingWhitespace()),
@@ -95,6 +94,12 @@ extension NodeStore {
     static func document(_ id: TicketID, _ db: Database) throws -> TicketDocument {
         guard let document = try storedDocument(id, db) else { throw StoreError(.unknownTicket, "no ticket \(id) on this node") }
         return document
+    }
+
+    /// The merge document of a ticket row read with its `id` and `document` columns.
+    static func storedDocument(from row: Row) throws -> TicketDocument {
+        let id = try storedTicketID(row["id"], in: "ticket table")
+        return try readStored { try StoredForm.document(id, from: row["document"]) }
     }
 
     /// The ticket's merge document, if any op of it was applied here.

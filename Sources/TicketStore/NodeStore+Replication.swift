@@ -126,11 +126,7 @@ extension NodeStore {
             while let row = try tickets.next() {
                 let id: String = row["id"]
                 if let node {
-                    guard let ticket = TicketID(id) else {
-                        throw StoreError(.corrupt, "the ticket table holds a malformed ticket id; restore the node from a backup")
-                    }
-                    let document = try readStored { try StoredForm.document(ticket, from: row["document"]) }
-                    guard document.owner == node else { continue }
+                    guard try Self.storedDocument(from: row).owner == node else { continue }
                     included.insert(id)
                 }
                 hash.update(data: Data(id.utf8))
@@ -149,9 +145,7 @@ extension NodeStore {
     }
 
     static func op(from row: Row) throws -> Op {
-        guard let ticket = TicketID(row["ticket"] as String) else {
-            throw StoreError(.corrupt, "the op log holds a malformed ticket id; restore the node from a backup")
-        }
+        let ticket = try storedTicketID(row["ticket"], in: "op log")
         let id = OpID(origin: try NodeID(row["origin"]), seq: UInt64(row["seq"] as Int64))
         return Op(
             id: id, hlc: HLCTimestamp(rawValue: UInt64(bitPattern: row["hlc"])), ticket: ticket, actor: row["actor"],

@@ -1,7 +1,6 @@
 import Foundation
 import GRDB
 import Replication
-import SyncWire
 import Reporting
 import ServiceLevels
 import TicketModel
@@ -24,10 +23,7 @@ extension NodeStore {
                 arguments: [Self.millis(interval.lowerBound), Self.millis(interval.upperBound)])
             var tickets: [ReportedTicket] = []
             for row in rows {
-                guard let id = TicketID(row["id"] as String) else {
-                    throw StoreError(.corrupt, "the ticket table holds a malformed ticket id; restore the node from a backup")
-                }
-                let document = try readStored { try StoredForm.document(id, from: row["document"]) }
+                let document = try Self.storedDocument(from: row)
                 guard identity.role == .hq || document.owner == identity.nodeID else { continue }
                 let (deadlines, timeline) = try Self.deadlines(of: document, settings: settings, now: now, db)
                 var score: Int?

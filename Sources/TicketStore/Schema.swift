@@ -164,18 +164,11 @@ enum Schema {
                     ) WITHOUT ROWID;
                     """)
             try forEachRow(db, table: "ticket", key: ["rowID"], columns: ["id", "document"]) { row in
-                let document = try StoredForm.document(try ticketID(row["id"]), from: row["document"])
+                let document = try NodeStore.storedDocument(from: row)
                 try MergeTransaction.widenScope(db, of: document.owner, toOriginsOf: document.id)
             }
         }
         return migrator
-    }
-
-    private static func ticketID(_ text: String) throws -> TicketID {
-        guard let id = TicketID(text) else {
-            throw StoreError(.corrupt, "the ticket table holds a malformed ticket id; restore the node from a backup")
-        }
-        return id
     }
 
     /// Rewrites `columns` of every row of `table` with `transform`'s values (in the order of `columns`).

@@ -1,4 +1,5 @@
 import GRDB
+import TicketModel
 
 /// Why the store could not do what was asked. The message says what is wrong and what to do.
 public struct StoreError: Error, Sendable, CustomStringConvertible {
@@ -57,6 +58,14 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
             return error
         }
     }
+}
+
+/// The ticket id a row of `table` holds; one that does not parse is a damaged database.
+func storedTicketID(_ text: String, in table: String) throws -> TicketID {
+    guard let id = TicketID(text) else {
+        throw StoreError(.corrupt, "the \(table) holds a malformed ticket id; restore the node from a backup")
+    }
+    return id
 }
 
 /// Reads a value in its stored form (`StoredForm`); one that does not decode is a damaged database.
