@@ -242,22 +242,16 @@ extension Benchmarks {
         tasks.append(Task { try await server.run() })
         tasks.append(Task { try await hqFeed.run() })
 
-        var branches: [(store: NodeStore, feed: ChangeFeed, number: String)] = []
+        var branches: [LiveBranch] = []
         for index in 0..<count {
             let id = try NodeID(String(format: "live-%03d", index))
             let directory = path(id.rawValue)
             let store = try NodeStore.create(in: directory, identity: Self.identity(id.rawValue))
-            let certificates = try ca.node(id, role: .branch, in: directory)
-            // Edits are made in this process, so the feed is told at once; its polling (for edits
-            // made by other processes) is slowed so that a hundred feeds do not load the machine.
-            let feed = ChangeFeed(store: store, pollInterval: .seconds(1))
-            let number = try await store.openTicket(Self.draft(index), actor: "王芳").number
-            let dialler = SyncDialler(
-                address: HostPort(host: "127.0.0.1", port: server.port), store: store, certificates: certificates, feed: feed,
-                logger: logger)
-            tasks.append(Task { try await feed.run() })
-            tasks.append(Task { try await dialler.run() })
-            branches.append((store, feed, number))
+            // A hundred feeds polling for other processes' edits would load the machine: once a second.
+            branches.append(
+                try await .connect(
+                    store, index: index, certificates: try ca.node(id, role: .branch, in: directory), hqPort: server.port,
+                    feedPoll: .seconds(1), tasks: &tasks))
         }
         defer { for task in tasks { task.cancel() } }
         let opened = UInt64(count)
@@ -277,30 +271,12 @@ extension Benchmarks {
                 }
             }
         }
-        let text = "门店核实情况：顾客所述属实，已登记。"
-        let end = ContinuousClock.now + .seconds(seconds)
-        // Each branch edits once a second, the branches spread over the second.
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for (index, branch) in branches.enumerated() {
-                group.addTask {
-                    var due = ContinuousClock.now + .milliseconds(index * 1000 / count)
-                    while due < end {
-                        try await Task.sleep(until: due)
-                        let start = ContinuousClock.now
-                        try await branch.store.commitEdit(branch.number, actor: "王芳", action: "note") {
-                            try $0.append(Entry(kind: .note, text: text))
-                        }
-                        let done = ContinuousClock.now
-                        let origin = branch.store.identity.nodeID
-                        let id = OpID(origin: origin, seq: try await branch.store.versionVector()[origin])
-                        samples.committed.withLock { $0[id] = done }
-                        branch.feed.notify()
-                        samples.localCommits.withLock { $0.append((done - start).seconds * 1000) }
-                        due += .seconds(1)
-                    }
-                }
-            }
-            try await group.waitForAll()
+        try await LiveBranch.editOncePerSecond(branches, for: seconds) { branch, began in
+            let done = ContinuousClock.now
+            let origin = branch.store.identity.nodeID
+            let id = OpID(origin: origin, seq: try await branch.store.versionVector()[origin])
+            samples.committed.withLock { $0[id] = done }
+            samples.localCommits.withLock { $0.append((done - began).seconds * 1000) }
         }
         var expected: UInt64 = 0
         for branch in branches { expected += try await branch.store.opCount() }
@@ -323,6 +299,56 @@ extension Benchmarks {
                 name: "live propagation p99 (\(latencies.count) edits)", value: percentile(latencies, 0.99),
                 baselineName: "local commit p99", baseline: percentile(local, 0.99), unit: "ms", target: "< 50 ms"),
         ]
+    }
+}
+
+/// A branch of the live benchmarks: its store, its change feed, and the one ticket it edits.
+struct LiveBranch: Sendable {
+    let store: NodeStore
+    let feed: ChangeFeed
+    let number: String
+
+    /// Opens the branch's ticket and keeps a live session with HQ at `hqPort`; its feed polls
+    /// every `feedPoll` (edits made here tell it at once) and both run as `tasks`.
+    static func connect(
+        _ store: NodeStore, index: Int, certificates: NodeCertificates, hqPort: Int, feedPoll: Duration,
+        tasks: inout [Task<Void, any Error>]
+    ) async throws -> LiveBranch {
+        let feed = ChangeFeed(store: store, pollInterval: feedPoll)
+        let number = try await store.openTicket(Benchmarks.draft(index), actor: "王芳").number
+        let dialler = SyncDialler(
+            address: HostPort(host: "127.0.0.1", port: hqPort), store: store, certificates: certificates, feed: feed,
+            logger: Benchmarks.quietLogger)
+        tasks.append(Task { try await feed.run() })
+        tasks.append(Task { try await dialler.run() })
+        return LiveBranch(store: store, feed: feed, number: number)
+    }
+
+    /// Every branch adds a note once a second for `seconds`, the branches spread over the second;
+    /// `committed` hears of each commit with the moment the edit began.
+    static func editOncePerSecond(
+        _ branches: [LiveBranch], for seconds: Int,
+        committed: @escaping @Sendable (LiveBranch, ContinuousClock.Instant) async throws -> Void = { _, _ in }
+    ) async throws {
+        let start = ContinuousClock.now, end = start + .seconds(seconds)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, branch) in branches.enumerated() {
+                group.addTask {
+                    var due = start + .milliseconds(index * 1000 / branches.count)
+                    while due < end {
+                        try await Task.sleep(until: due)
+                        let began = ContinuousClock.now
+                        try await branch.store.commitEdit(branch.number, actor: "王芳", action: "note") {
+                            try $0.append(Entry(kind: .note, text: "门店核实情况：顾客所述属实，已登记。"))
+                        }
+                        branch.feed.notify()
+                        try await committed(branch, began)
+                        due += .seconds(1)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
     }
 }
 

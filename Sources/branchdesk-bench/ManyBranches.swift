@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 import Replication
 import SyncTransport
 import TicketModel
@@ -32,22 +31,16 @@ extension Benchmarks {
         try await Task.sleep(for: .seconds(2))
         let empty = try await hq.sample(over: .seconds(3))
 
-        let logger = Self.quietLogger
-        var nodes: [(store: NodeStore, feed: ChangeFeed, number: String)] = []
+        var nodes: [LiveBranch] = []
         var tasks: [Task<Void, any Error>] = []
         defer { for task in tasks { task.cancel() } }
         for index in 0..<branches {
             let id = try NodeID(String(format: "many-%04d", index))
-            let certificates = try ca.node(id, role: .branch, in: path(id.rawValue))
             let store = try NodeStore.inMemory(identity: Self.identity(id.rawValue), clock: SystemClock())
-            let number = try await store.openTicket(Self.draft(index), actor: "王芳").number
-            let feed = ChangeFeed(store: store, pollInterval: .seconds(5))
-            let dialler = SyncDialler(
-                address: HostPort(host: "127.0.0.1", port: hq.port), store: store, certificates: certificates, feed: feed,
-                logger: logger)
-            tasks.append(Task { try await feed.run() })
-            tasks.append(Task { try await dialler.run() })
-            nodes.append((store, feed, number))
+            nodes.append(
+                try await .connect(
+                    store, index: index, certificates: try ca.node(id, role: .branch, in: path(id.rawValue)), hqPort: hq.port,
+                    feedPoll: .seconds(5), tasks: &tasks))
         }
         let hqStore = try NodeStore.open(in: hqDirectory)
         let connecting = ContinuousClock.now
@@ -62,26 +55,9 @@ extension Benchmarks {
         print("  \(branches) branches live after \(String(format: "%.1f", (ContinuousClock.now - connecting).seconds)) s")
         let idle = try await hq.sample(over: .seconds(seconds))
 
-        // Each branch edits once a second, spread over the second: as many ops/s as branches.
-        let text = "门店核实情况：顾客所述属实，已登记。"
-        let loadStart = ContinuousClock.now
+        // Each branch edits once a second: as many ops/s as branches.
         async let loaded = hq.sample(over: .seconds(seconds))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for (index, node) in nodes.enumerated() {
-                group.addTask {
-                    var due = loadStart + .milliseconds(index * 1000 / branches)
-                    while due < loadStart + .seconds(seconds) {
-                        try await Task.sleep(until: due)
-                        try await node.store.commitEdit(node.number, actor: "王芳", action: "note") {
-                            try $0.append(Entry(kind: .note, text: text))
-                        }
-                        node.feed.notify()
-                        due += .seconds(1)
-                    }
-                }
-            }
-            try await group.waitForAll()
-        }
+        try await LiveBranch.editOncePerSecond(nodes, for: seconds)
         let load = try await loaded
         var expected: UInt64 = 0
         for node in nodes { expected += try await node.store.versionVector()[node.store.identity.nodeID] }
@@ -95,19 +71,19 @@ extension Benchmarks {
         guard arrived == expected else { throw BenchError("HQ lost ops: \(arrived) of \(expected)") }
         guard troubled == 0 else { throw BenchError("\(troubled) branches in trouble at HQ: see 'branchdesk status' there") }
         let rate = Double(expected - UInt64(branches)) / Double(seconds)
+        let idleName = "\(branches) branches idle", loadName = "\(branches) branches, \(Int(rate)) ops/s"
+        func figure(_ name: String, _ sample: HQProcess.Sample, _ value: KeyPath<HQProcess.Sample, Double>, _ unit: String, _ target: String)
+            -> Figure
+        {
+            Figure(
+                name: "HQ \(name)", value: sample[keyPath: value], baselineName: "HQ with no branch",
+                baseline: empty[keyPath: value], unit: unit, target: target)
+        }
         return [
-            Figure(
-                name: "HQ RSS, \(branches) branches idle", value: idle.rssMiB, baselineName: "HQ with no branch",
-                baseline: empty.rssMiB, unit: "MiB", target: "< 512 MiB"),
-            Figure(
-                name: "HQ RSS, \(branches) branches, \(Int(rate)) ops/s", value: load.rssMiB, baselineName: "HQ with no branch",
-                baseline: empty.rssMiB, unit: "MiB", target: "< 512 MiB"),
-            Figure(
-                name: "HQ CPU, \(branches) branches idle", value: idle.cpuPercent, baselineName: "HQ with no branch",
-                baseline: empty.cpuPercent, unit: "% of a core", target: ""),
-            Figure(
-                name: "HQ CPU, \(branches) branches, \(Int(rate)) ops/s", value: load.cpuPercent, baselineName: "HQ with no branch",
-                baseline: empty.cpuPercent, unit: "% of a core", target: "no errors"),
+            figure("RSS, " + idleName, idle, \.rssMiB, "MiB", "< 512 MiB"),
+            figure("RSS, " + loadName, load, \.rssMiB, "MiB", "< 512 MiB"),
+            figure("CPU, " + idleName, idle, \.cpuPercent, "% of a core", ""),
+            figure("CPU, " + loadName, load, \.cpuPercent, "% of a core", "no errors"),
         ]
     }
 
@@ -143,7 +119,7 @@ final class HQProcess: @unchecked Sendable {
         process.arguments = ["serve", "--data", data, "--listen", "127.0.0.1:0", "--log-level", "warning"]
         let output = Pipe()
         process.standardOutput = output
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         process.standardError = FileHandle(forWritingAtPath: log)
         try process.run()
         var text = ""
