@@ -1,3 +1,5 @@
+
+
 // swift-tools-version: 6.1
 import PackageDescription
 
@@ -44,19 +46,28 @@ let package = Package(
         .target(
             name: "TicketStore",
             dependencies: [
-                "TicketModel", "Replication", "ServiceLevels", "Reporting", "SyncWire",
+                "TicketModel", "Replication", "ServiceLevels", "Reporting", "WireForms",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: strictSettings
         ),
-        // Protobuf forms of the merge state: the sync protocol on the wire (framing, op codecs) and
-        // the binary the store keeps documents and op payloads in. NIOCore only.
+        // Protobuf forms of the merge state: the messages of the sync protocol with their op codecs,
+        // and the stored forms the store keeps documents and op payloads in. No I/O.
+        .target(
+            name: "WireForms",
+            dependencies: [
+                "TicketModel", "Replication",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The sync protocol without sockets: framing, settings, and the pure session state machine.
         .target(
             name: "SyncWire",
             dependencies: [
-                "TicketModel", "Replication",
+                "TicketModel", "Replication", "WireForms",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
@@ -66,7 +77,7 @@ let package = Package(
         .target(
             name: "SyncTransport",
             dependencies: [
-                "TicketModel", "Replication", "TicketStore", "SyncWire",
+                "TicketModel", "Replication", "WireForms", "SyncWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -85,7 +96,7 @@ let package = Package(
         .target(
             name: "Monitoring",
             dependencies: [
-                "TicketModel", "TicketStore",
+                "TicketModel", "Replication", "TicketStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -96,14 +107,27 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // The `branchdesk` command line: thin commands over TicketStore and SyncTransport.
-        .executableTarget(
-            name: "branchdesk",
+        // The composition root: a node's configuration, its provisioning, and the services it serves.
+        // The command line and the tests start nodes through it.
+        .target(
+            name: "BranchdeskNode",
             dependencies: [
-                "TicketModel", "Replication", "ServiceLevels", "Reporting", "TicketStore", "SyncTransport", "Monitoring",
+                "TicketModel", "Replication", "TicketStore", "SyncWire", "SyncTransport", "Monitoring",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The `branchdesk` command line: commands only, over the composition root and the store.
+        .executableTarget(
+            name: "branchdesk",
+            dependencies: [
+                "TicketModel", "Replication", "ServiceLevels", "Reporting", "TicketStore", "SyncWire", "SyncTransport",
+                "BranchdeskNode",
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -114,7 +138,8 @@ let package = Package(
         .executableTarget(
             name: "branchdesk-bench",
             dependencies: [
-                "TicketModel", "Replication", "TicketStore", "SyncWire", "SyncTransport",
+                "TicketModel", "Replication", "TicketStore", "WireForms", "SyncWire", "SyncTransport", "Monitoring",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -143,7 +168,7 @@ let package = Package(
         .testTarget(
             name: "TicketStoreTests",
             dependencies: [
-                "TicketModel", "Replication", "ServiceLevels", "Reporting", "TicketStore", "SyncWire", "TestSupport",
+                "TicketModel", "Replication", "ServiceLevels", "Reporting", "TicketStore", "WireForms", "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSettings
@@ -151,7 +176,7 @@ let package = Package(
         .testTarget(
             name: "SyncTests",
             dependencies: [
-                "TicketModel", "Replication", "TicketStore", "SyncWire", "SyncTransport", "TestSupport",
+                "TicketModel", "Replication", "TicketStore", "WireForms", "SyncWire", "SyncTransport", "BranchdeskNode", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -161,7 +186,15 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
-            name: "BranchdeskCLITests", dependencies: ["branchdesk", "TicketModel", "TicketStore", "SyncTransport", "TestSupport"],
+            name: "SessionStateMachineTests",
+            dependencies: ["TicketModel", "Replication", "WireForms", "SyncWire"],
+            swiftSettings: strictSettings),
+        .testTarget(
+            name: "BranchdeskCLITests",
+            dependencies: [
+                "branchdesk", "BranchdeskNode", "TicketModel", "Replication", "TicketStore", "SyncWire", "SyncTransport", "TestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: strictSettings),
     ],
     swiftLanguageModes: [.v6]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates Sources/SyncWire/Generated/*.pb.swift from Protocol/*.proto (the sync protocol and
+# Regenerates Sources/WireForms/Generated/*.pb.swift from Protocol/*.proto (the sync protocol and
 # the stored forms of the merge state).
 # Needs protoc (Debian: apt-get install protobuf-compiler) and protoc-gen-swift built from
 # swift-protobuf at the version Package.swift names (its first build takes about ten minutes,
@@ -10,6 +10,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 plugin="${PROTOC_GEN_SWIFT:-$(command -v protoc-gen-swift || true)}"
 [ -x "$plugin" ] || { echo "error: set PROTOC_GEN_SWIFT to a built protoc-gen-swift (see this script's header)" >&2; exit 1; }
-protoc --plugin=protoc-gen-swift="$plugin" --swift_opt=Visibility=Public --swift_out=Sources/SyncWire/Generated \
+protoc --plugin=protoc-gen-swift="$plugin" --swift_opt=Visibility=Public --swift_out=Sources/WireForms/Generated \
     --proto_path=Protocol Protocol/sync.proto Protocol/storage.proto
-echo "generated Sources/SyncWire/Generated/sync.pb.swift and storage.pb.swift"
+echo "generated Sources/WireForms/Generated/sync.pb.swift and storage.pb.swift"

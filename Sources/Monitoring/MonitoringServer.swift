@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Replication
 import ServiceLifecycle
 import TicketModel
 import TicketStore
@@ -84,7 +85,7 @@ public final class MonitoringServer: Service, Sendable {
                 }
             }
         } catch {
-            logger.debug("monitoring request failed: \(error)")
+            logger.debug("monitoring request failed", metadata: ["http.error": "\(error)"])
         }
     }
 

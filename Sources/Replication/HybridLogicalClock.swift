@@ -53,6 +53,13 @@ public struct ClockSkewRefusal: Hashable, Sendable, CustomStringConvertible {
     public let aheadMillis: UInt64
     public let maxSkewMillis: UInt64
 
+    public init(origin: NodeID, seq: UInt64, aheadMillis: UInt64, maxSkewMillis: UInt64) {
+        self.origin = origin
+        self.seq = seq
+        self.aheadMillis = aheadMillis
+        self.maxSkewMillis = maxSkewMillis
+    }
+
     public var description: String {
         "op \(origin)#\(seq) is \(aheadMillis / 1000)s ahead of this node's clock (max skew \(maxSkewMillis / 1000)s): "
             + "check the clock of \(origin) (and of this node); the op stays in \(origin)'s log and is retried"

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import SwiftASN1
+import SyncWire
 import TicketModel
 import X509
 
@@ -140,13 +141,7 @@ public enum CertificateAuthority {
     }
 }
 
-/// Who a certificate says its holder is.
-public struct CertificateIdentity: Sendable, Equatable {
-    public let nodeID: NodeID
-    public let role: NodeRole
-    public let notValidAfter: Date
-    public let serial: String
-
+extension CertificateIdentity {
     /// Reads the node id (common name) and role (organisational unit) of a node certificate.
     public init(_ certificate: Certificate) throws {
         var commonName: String?
@@ -163,10 +158,9 @@ public struct CertificateIdentity: Sendable, Equatable {
         guard let unit, let role = NodeRole(rawValue: unit) else {
             throw CertificateError("the certificate of \(commonName) names no role (hq or branch)")
         }
-        nodeID = id
-        self.role = role
-        notValidAfter = certificate.notValidAfter
-        serial = certificate.serialNumber.bytes.map { String(format: "%02x", $0) }.joined()
+        self.init(
+            nodeID: id, role: role, notValidAfter: certificate.notValidAfter,
+            serial: certificate.serialNumber.bytes.map { String(format: "%02x", $0) }.joined())
     }
 
     public init(derEncoded bytes: [UInt8]) throws {

@@ -1,18 +1,18 @@
 import Logging
+import Replication
 import ServiceLifecycle
 import Synchronization
-import TicketStore
 
 /// Tells a node's sessions that new ops were committed, so the live tail pushes them at once.
 ///
 /// Sessions in this process call `notify()` after they apply a batch; edits made by other
 /// processes (the command line) are noticed by polling the store's op count, which is cheap.
 public final class ChangeFeed: Service, Sendable {
-    private let store: NodeStore
+    private let store: any ReplicaStore
     private let pollInterval: Duration
     private let subscribers = Mutex<(next: Int, continuations: [Int: AsyncStream<Void>.Continuation])>((0, [:]))
 
-    public init(store: NodeStore, pollInterval: Duration = .milliseconds(20)) {
+    public init(store: any ReplicaStore, pollInterval: Duration = .milliseconds(20)) {
         self.store = store
         self.pollInterval = pollInterval
     }

@@ -1,5 +1,6 @@
 import Foundation
 import NIOSSL
+import SyncWire
 import TicketModel
 
 /// A node's TLS material, kept in its data directory (`tls/`) so the directory is the whole node:

@@ -1,6 +1,7 @@
 import Synchronization
 import SyncWire
 import TicketModel
+import WireForms
 
 /// Counts a server's connections and its sessions per peer, refusing what is over the limits, so
 /// that one peer opening connections in a loop cannot crowd out the others.

@@ -3,24 +3,25 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import Replication
 import ServiceLifecycle
 import SyncWire
 import TicketModel
-import TicketStore
+import WireForms
 
 /// Dials a peer (a branch dials HQ): one round with `syncOnce()`, or a lasting session with
 /// `run()`, which redials with jittered backoff whenever the link is lost.
 public struct SyncDialler: Service {
     private let address: HostPort
     private let expectedRole: NodeRole?
-    private let store: NodeStore
+    private let store: any ReplicaStore
     private let certificates: NodeCertificates
     private let settings: SyncSettings
     private let feed: ChangeFeed?
     private let logger: Logger
 
     public init(
-        address: HostPort, expectedRole: NodeRole? = .hq, store: NodeStore, certificates: NodeCertificates,
+        address: HostPort, expectedRole: NodeRole? = .hq, store: any ReplicaStore, certificates: NodeCertificates,
         settings: SyncSettings = SyncSettings(), feed: ChangeFeed?, logger: Logger
     ) {
         self.address = address
@@ -35,7 +36,12 @@ public struct SyncDialler: Service {
     /// One catch-up round: returns when both sides hold each other's ops. `progress` is called
     /// after every frame, timer tick or local change once the peer is identified.
     public func syncOnce(progress: (@Sendable (SyncProgress) -> Void)? = nil) async throws -> SyncSummary {
-        try await session(mode: .once, progress: progress)
+        do {
+            return try await session(mode: .once, progress: progress)
+        } catch let error as SyncError {
+            if !error.recorded { try? await recordFailure(error) }
+            throw error
+        }
     }
 
     /// Keeps a live session to the peer until cancelled or shut down, redialling after failures.
@@ -50,15 +56,19 @@ public struct SyncDialler: Service {
                 return
             } catch let error as SyncError {
                 if error.hadSynced { backoff.reset() }
-                logger.warning("link to \(address) lost: \(error.message)")
+                logger.warning("link lost", metadata: ["peer.address": "\(address)", "sync.error": "\(error.message)"])
                 if !error.recorded {
-                    do { try await recordFailure(error) } catch { logger.warning("could not record the failure for status: \(error)") }
+                    do {
+                        try await recordFailure(error)
+                    } catch {
+                        logger.warning("could not record the failure for status", metadata: ["db.error": "\(error)"])
+                    }
                 }
             } catch {
-                logger.warning("link to \(address) lost: \(error)")
+                logger.warning("link lost", metadata: ["peer.address": "\(address)", "sync.error": "\(error)"])
             }
             let delay = backoff.next(using: &random)
-            logger.info("redialling \(address) in \(delay)")
+            logger.info("redialling", metadata: ["peer.address": "\(address)", "sync.backoff": "\(delay)"])
             do {
                 try await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
             } catch {
@@ -78,7 +88,7 @@ public struct SyncDialler: Service {
         try await store.record(peer)
     }
 
-    private func session(mode: SyncSession.Mode, progress: (@Sendable (SyncProgress) -> Void)? = nil) async throws -> SyncSummary {
+    private func session(mode: SessionStateMachine.Mode, progress: (@Sendable (SyncProgress) -> Void)? = nil) async throws -> SyncSummary {
         let channel: NIOAsyncChannel<WireFrame, WireFrame>
         do {
             let context = try certificates.clientContext()
@@ -99,7 +109,7 @@ public struct SyncDialler: Service {
             throw SyncError(.linkLost, "cannot connect to \(address): \(error)")
         }
         return try await SyncSession(
-            store: store, side: .dialler(address: address, expectedRole: expectedRole), mode: mode, settings: settings,
+            store: store, side: .dialler(address: address.description, expectedRole: expectedRole), mode: mode, settings: settings,
             feed: feed, logger: logger, onProgress: progress
         ).run(channel)
     }

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOSSL
 import SyncWire
+import WireForms
 
 /// The channel pipeline both sides use: TLS, then the frame codec, wrapped for async/await.
 enum SyncPipeline {

@@ -2,9 +2,10 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import Replication
 import ServiceLifecycle
 import SyncWire
-import TicketStore
+import WireForms
 
 /// Accepts peers on a TCP port and runs a live sync session with each, independently: one peer's
 /// failure (bad certificate, garbage bytes, a dead link) ends its own session only.
@@ -12,7 +13,7 @@ public final class SyncServer: Service, Sendable {
     /// The port actually bound (useful when asked for port 0).
     public let port: Int
     private let listener: NIOAsyncChannel<NIOAsyncChannel<WireFrame, WireFrame>, Never>
-    private let store: NodeStore
+    private let store: any ReplicaStore
     private let settings: SyncSettings
     private let feed: ChangeFeed
     private let registry: SessionRegistry
@@ -20,7 +21,7 @@ public final class SyncServer: Service, Sendable {
 
     /// Binds `address` with this node's certificates; `run()` then serves until shut down.
     public static func bind(
-        _ address: HostPort, store: NodeStore, certificates: NodeCertificates, settings: SyncSettings = SyncSettings(),
+        _ address: HostPort, store: any ReplicaStore, certificates: NodeCertificates, settings: SyncSettings = SyncSettings(),
         feed: ChangeFeed, logger: Logger
     ) async throws -> SyncServer {
         let context = try certificates.serverContext()
@@ -37,7 +38,7 @@ public final class SyncServer: Service, Sendable {
     }
 
     private init(
-        listener: NIOAsyncChannel<NIOAsyncChannel<WireFrame, WireFrame>, Never>, store: NodeStore, settings: SyncSettings,
+        listener: NIOAsyncChannel<NIOAsyncChannel<WireFrame, WireFrame>, Never>, store: any ReplicaStore, settings: SyncSettings,
         feed: ChangeFeed, logger: Logger
     ) {
         self.listener = listener
@@ -59,7 +60,9 @@ public final class SyncServer: Service, Sendable {
                     try await withThrowingDiscardingTaskGroup { group in
                         for try await connection in connections {
                             guard self.registry.connect() else {
-                                self.logger.warning("refused a connection: \(self.settings.maxConnections) connections already open")
+                                self.logger.warning(
+                                    "refused a connection: the server holds its most connections",
+                                    metadata: ["sync.max_connections": "\(self.settings.maxConnections)"])
                                 // Closed through the async channel, so that its writer is finished, not dropped.
                                 group.addTask { try? await connection.executeThenClose { _, _ in } }
                                 continue
@@ -92,13 +95,16 @@ public final class SyncServer: Service, Sendable {
             let summary = try await session.run(connection)
             logger.info(
                 "session ended",
-                metadata: ["peer": "\(summary.peer.nodeID)", "sent": "\(summary.opsSent)", "received": "\(summary.opsReceived)"])
+                metadata: [
+                    "peer.id": "\(summary.peer.nodeID)", "sync.ops_sent": "\(summary.opsSent)",
+                    "sync.ops_received": "\(summary.opsReceived)",
+                ])
         } catch let error as SyncError {
-            logger.warning("session ended: \(error.message)", metadata: ["address": "\(address)"])
+            logger.warning("session ended", metadata: ["peer.address": "\(address)", "sync.error": "\(error.message)"])
         } catch is CancellationError {
-            logger.debug("session closed for shutdown", metadata: ["address": "\(address)"])
+            logger.debug("session closed for shutdown", metadata: ["peer.address": "\(address)"])
         } catch {
-            logger.error("session failed: \(error)", metadata: ["address": "\(address)"])
+            logger.error("session failed", metadata: ["peer.address": "\(address)", "sync.error": "\(error)"])
         }
     }
 }

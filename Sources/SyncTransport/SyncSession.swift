@@ -1,6 +1,7 @@
 import AsyncAlgorithms
 import Foundation
 import Logging
+import Metrics
 import NIOCore
 import NIOSSL
 import Replication
@@ -8,58 +9,19 @@ import ServiceLifecycle
 import SwiftProtobuf
 import SyncWire
 import TicketModel
-import TicketStore
+import WireForms
 
-/// What one finished sync round did.
-public struct SyncSummary: Sendable {
-    /// Who the peer's certificate says it is.
-    public let peer: CertificateIdentity
-    public let opsSent: Int
-    public let opsReceived: Int
-    /// This node's vector at the end of the round.
-    public let vector: VersionVector
-}
-
-/// How far a round has got: ops sent and newly applied so far, beside what each side lacked
-/// when the session began (ops committed during the round may push the counts past them).
-public struct SyncProgress: Sendable, Equatable {
-    public let opsSent: Int
-    public let opsReceived: Int
-    public let opsToSend: Int
-    public let opsToReceive: Int
-
-    public init(opsSent: Int, opsReceived: Int, opsToSend: Int, opsToReceive: Int) {
-        self.opsSent = opsSent
-        self.opsReceived = opsReceived
-        self.opsToSend = opsToSend
-        self.opsToReceive = opsToReceive
-    }
-}
-
-/// One connection's run of the sync protocol (`Protocol/SYNC.md`), from hello to close.
+/// One connection's run of the sync protocol: the shell that carries out what the pure
+/// `SessionStateMachine` decides — frames, store reads and writes, records, logs and metrics.
 ///
 /// The session is a single loop over one merged stream of events: frames from the peer, timer
-/// ticks and wake-ups from the change feed. Each event is handled to completion before the next,
-/// so the protocol state needs no locks; the inbound stream's backpressure and the window keep
-/// the buffered data bounded while a batch is being applied.
+/// ticks and wake-ups from the change feed. Each event, with every action it leads to, is handled
+/// to completion before the next, so the machine needs no locks; the inbound stream's
+/// backpressure and the window keep the buffered data bounded while a batch is being applied.
 struct SyncSession {
-    enum Side: Sendable {
-        /// We dialled; the peer's certificate must carry `expectedRole` when one is given.
-        case dialler(address: HostPort, expectedRole: NodeRole?)
-        /// The peer dialled us from `address`.
-        case listener(address: String)
-    }
-
-    enum Mode: Sendable {
-        /// End once both sides hold each other's ops.
-        case once
-        /// Stay open, pushing new ops as they commit, until the link or the task ends.
-        case live
-    }
-
-    let store: NodeStore
-    let side: Side
-    let mode: Mode
+    let store: any ReplicaStore
+    let side: SessionStateMachine.Side
+    let mode: SessionStateMachine.Mode
     let settings: SyncSettings
     let feed: ChangeFeed?
     /// Limits sessions per peer at a server.
@@ -68,39 +30,21 @@ struct SyncSession {
     /// Told how far the round has got after every event, once the peer is known.
     var onProgress: (@Sendable (SyncProgress) -> Void)? = nil
 
-    /// Runs the session on `channel` and closes it. Records the peer's state in the store.
+    /// Runs the session on `channel` and closes it. The peer's record in the store says how it went.
     func run(_ channel: NIOAsyncChannel<WireFrame, WireFrame>) async throws -> SyncSummary {
-        var state = SessionState(store: store, settings: settings, mode: mode)
-        defer { if let peer = state.registered { registry?.leave(peer) } }
-        var failure: SyncError
+        let shell = Shell(session: self, channel: channel.channel)
+        defer { shell.release() }
         do {
             return try await channel.executeThenClose { inbound, outbound in
-                try await exchange(channel: channel.channel, inbound: inbound, outbound: outbound, state: &state)
+                try await shell.exchange(inbound: inbound, outbound: outbound)
             }
         } catch let error as SyncError {
-            failure = error
-        } catch let error where !isDialler && state.roundFinished && Self.isTransportError(error) {
-            // The peer went away after a finished round, cleanly or not (a one-off peer closing while we
-            // pushed newer ops, a TLS close without close_notify, a reset): a normal end, not an error.
-            logger.debug("peer left after its round", metadata: ["error": "\(error)"])
-            if let summary = try? await state.closedByPeer(keepingLinkUp: false) { return summary }
-            failure = SyncError(.linkLost, "the connection failed: \(error)")
-        } catch let error where error is NIOSSLError || error is BoringSSLError {
-            failure = SyncError(
-                .refused,
-                "TLS handshake failed (\(error)): check that both certificates come from the company CA and are valid now")
-        } catch let error as CancellationError {
-            try? await state.recordEnd(SyncError(.linkLost, "the node is shutting down"), redialling: false)
             throw error
-        } catch let error as StoreError {
-            failure = SyncError(.linkLost, "the local store failed: \(error)")
+        } catch let error as CancellationError {
+            throw error
         } catch {
-            failure = SyncError(.linkLost, "the connection failed: \(error)")
+            throw SyncError(.linkLost, "the connection failed: \(error)")
         }
-        failure.hadSynced = state.roundFinished
-        failure.recorded = state.isSyncing
-        try? await state.recordEnd(failure, redialling: mode == .live && isDialler)
-        throw failure
     }
 
     private enum Event: Sendable {
@@ -109,201 +53,261 @@ struct SyncSession {
         case localChange
         /// The peer closed its side: the inbound stream ended.
         case closed
-        /// The node is shutting down gracefully: end after the event being handled.
+        /// The node is shutting down gracefully.
         case shutdown
     }
 
-    private func exchange(
-        channel: any NIOCore.Channel,
-        inbound: NIOAsyncChannelInboundStream<WireFrame>,
-        outbound: NIOAsyncChannelOutboundWriter<WireFrame>,
-        state: inout SessionState
-    ) async throws -> SyncSummary {
-        let sender = FrameSender(outbound: outbound)
-        do {
-            if case .dialler = side {
+    /// The mutable part of one run: the machine, and what the shell must undo at the end.
+    private final class Shell {
+        let session: SyncSession
+        let channel: any NIOCore.Channel
+        var machine: SessionStateMachine
+        let origin = ContinuousClock.now
+        /// The peer as counted by the server's session registry, released at the end.
+        var registered: CertificateIdentity?
+        var sender: NIOAsyncChannelOutboundWriter<WireFrame>?
+
+        init(session: SyncSession, channel: any NIOCore.Channel) {
+            self.session = session
+            self.channel = channel
+            machine = SessionStateMachine(
+                local: session.store.identity, side: session.side, mode: session.mode, settings: session.settings,
+                now: SessionTime(monotonic: .zero, wallMillis: Self.wallMillis()))
+        }
+
+        var now: SessionTime { SessionTime(monotonic: ContinuousClock.now - origin, wallMillis: Self.wallMillis()) }
+        var store: any ReplicaStore { session.store }
+        var logger: Logger { session.logger }
+
+        func release() {
+            if let registered { session.registry?.leave(registered) }
+            registered = nil
+        }
+
+        func exchange(
+            inbound: NIOAsyncChannelInboundStream<WireFrame>, outbound: NIOAsyncChannelOutboundWriter<WireFrame>
+        ) async throws -> SyncSummary {
+            sender = outbound
+            let settings = session.settings
+            if case .dialler = session.side {
                 // In TLS 1.3 the server checks our certificate after our side finished the handshake:
-                // if it refuses us, this write fails, and the reason (its alert) is read below.
-                let hello = try await state.hello()
-                try? await sender.send(.hello(hello))
+                // if it refuses us, the hello's write fails, and the reason (its alert) is read below.
+                let vector = try await storeCall { try await self.store.versionVector() }
+                if let vector, let summary = try await perform(machine.connected(localVector: vector, now: now)) {
+                    return summary
+                }
             }
             // `merge` ends only when every input has ended, so the inbound end is an event of its own.
             let frames = chain(inbound.map { Event.frame($0) }, [Event.closed].async)
             let ticks = AsyncTimerSequence(interval: settings.tickInterval, clock: .continuous).map { _ in Event.tick }
             // Wake-ups that arrive while a listener waits out its relay interval coalesce into one.
-            let relayInterval = isDialler ? .zero : settings.relayInterval
-            let changes = (feed?.subscribe() ?? AsyncStream { $0.finish() }).map { _ in
+            let relayInterval = session.side.isListener ? settings.relayInterval : .zero
+            let changes = (session.feed?.subscribe() ?? AsyncStream { $0.finish() }).map { _ in
                 if relayInterval > .zero { try? await Task.sleep(for: relayInterval) }
                 return Event.localChange
             }
-            // Events are handled one at a time, so a shutdown lets the batch being applied commit and
-            // be acknowledged before the session ends.
             let (shutdowns, shutdown) = AsyncStream.makeStream(of: Event.self)
             defer { shutdown.finish() }
-            return try await withGracefulShutdownHandler {
-                try await loop(over: merge(frames, ticks, merge(changes, shutdowns)), channel: channel, sender: sender, state: &state)
-            } onGracefulShutdown: {
-                shutdown.yield(.shutdown)
-            }
-        } catch let error as WireError {
-
-            // We found the peer at fault: tell it why where the link still allows, then close.
-            try? await sender.send(.error(.with { $0.code = error.code; $0.reason = error.message }))
-            throw SyncError(SyncError.kind(of: error.code), error.message)
-        } catch let error as StoreError {
-            try? await sender.send(.error(.with { $0.code = .internal; $0.reason = "the peer's store failed; it will retry" }))
-            throw error
-        } catch is LeftForShutdown {
-            throw CancellationError()  // the peer was told already
-        } catch let error as CancellationError {
-            try? await sender.send(.error(.with { $0.code = .shuttingDown; $0.reason = "the node is shutting down" }))
-            throw error
-        }
-    }
-
-    /// The session ended for a graceful shutdown, after telling the peer.
-    private struct LeftForShutdown: Error {}
-
-    /// How long a node shutting down waits for its peer to close after telling it why.
-    static let leavingGrace: Duration = .seconds(2)
-
-    /// Handles each event to completion before the next; returns when the round or session ends.
-    private func loop(
-        over events: some AsyncSequence<Event, any Error>, channel: any NIOCore.Channel, sender: FrameSender,
-        state: inout SessionState
-    ) async throws -> SyncSummary {
-        // Set once the node began to shut down and told the peer: frames still arriving are not
-        // applied, and the session ends when the peer closes (having read why) or after a grace time.
-        var leavingSince: ContinuousClock.Instant?
-        // A listener whose write failed keeps reading what the peer sent before it closed (its
-        // caught-up, say) before it decides whether the session failed or the peer simply left.
-        var writeFailure: (any Error)?
-        for try await event in events {
-            if let leavingSince {
-                if case .closed = event { throw LeftForShutdown() }
-                if ContinuousClock.now - leavingSince > Self.leavingGrace { throw LeftForShutdown() }
-                continue
-            }
             do {
+                return try await withGracefulShutdownHandler {
+                    try await loop(over: merge(frames, ticks, merge(changes, shutdowns)))
+                } onGracefulShutdown: {
+                    shutdown.yield(.shutdown)
+                }
+            } catch let error as SyncError {
+                throw error
+            } catch let error as WireError {
+                _ = try await perform(machine.receiveUndecodable(error, now: now))
+                throw SyncError(SyncError.kind(of: error.code), error.message)
+            } catch let error as CancellationError {
+                _ = try? await perform(machine.cancelled(now: now))
+                throw error
+            } catch {
+                if let summary = try await perform(transportFailed(error)) { return summary }
+                throw SyncError(.linkLost, "the connection failed: \(error)")
+            }
+        }
+
+        private func loop(over events: some AsyncSequence<Event, any Error>) async throws -> SyncSummary {
+            for try await event in events {
+                let actions: [SessionAction]
                 switch event {
                 case .frame(let frame):
-                    state.heard()
-                    try await handle(frame, channel: channel, sender: sender, state: &state)
-                case .tick:
-                    try await state.checkTimers(sender: sender)
-                case .localChange:
-                    if state.isSyncing { try await state.pump(sender: sender) }
-                case .closed:
-                    if let summary = try await state.closedByPeer(keepingLinkUp: mode == .live && isDialler) { return summary }
-                    if let writeFailure { throw writeFailure }
-                    throw SyncError(
-                        .linkLost,
-                        state.isSyncing ? "the peer closed the connection" : "the peer closed the connection during the handshake")
-                case .shutdown:
-                    // The event before this one ran to completion: the batch being applied is committed and acked.
-                    try? await sender.send(.error(.with { $0.code = .shuttingDown; $0.reason = "the node is shutting down" }))
-                    leavingSince = ContinuousClock.now
-                    continue
+                    if case .hello(let hello) = frame.body, !machine.isSyncing {
+                        actions = machine.receiveHello(hello, certificate: await identify(), now: now)
+                    } else {
+                        actions = machine.receive(frame, now: now)
+                    }
+                case .tick: actions = machine.tick(now: now)
+                case .localChange: actions = machine.localChange(now: now)
+                case .closed: actions = machine.peerClosed(now: now)
+                case .shutdown: actions = machine.shutdown(now: now)
                 }
-            } catch where !isDialler && Self.isTransportError(error) {
-                writeFailure = writeFailure ?? error
-                continue
+                if let summary = try await perform(actions) { return summary }
+                if let onProgress = session.onProgress, let progress = machine.progress { onProgress(progress) }
             }
-            if let onProgress, let progress = state.progress { onProgress(progress) }
-            if let summary = try await state.finishedRound() { return summary }
+            throw CancellationError()
         }
-        throw CancellationError()
-    }
 
-    private func handle(_ frame: WireFrame, channel: any NIOCore.Channel, sender: FrameSender, state: inout SessionState) async throws {
-        switch frame.body {
-        case .hello(let hello):
-            guard !state.isSyncing else { throw WireError(.unexpectedMessage, "a second hello in one session") }
-            let peer = try await identify(hello, channel: channel)
-            state.identified = peer
-            if try await store.isRevoked(serial: peer.serial) {
-                throw WireError(.unauthorized, "the certificate of \(peer.nodeID) (serial \(peer.serial)) is revoked")
+        /// What a failure of the connection means: a listener's peer that leaves after a finished
+        /// round (a one-off branch, a TLS close without close_notify, a reset) simply left.
+        private func transportFailed(_ error: any Error) -> [SessionAction] {
+            if session.side.isListener, machine.roundFinished, Self.isTransportError(error) {
+                logger.debug("peer left after its round", metadata: ["sync.error": "\(error)"])
+                return machine.peerClosed(now: now)
             }
-            if let registry {
-                try registry.enter(peer)
-                state.registered = peer
+            if error is NIOSSLError || error is BoringSSLError {
+                return machine.failed(
+                    SyncError(
+                        .refused,
+                        "TLS handshake failed (\(error)): check that both certificates come from the company CA and are valid now"),
+                    now: now)
             }
-            try await state.start(peer: peer, hello: hello, address: addressDescription, logger: logger)
-            logger.info("session established", metadata: ["peer": "\(peer.nodeID)", "role": "\(peer.role)", "address": "\(addressDescription)"])
-            if case .listener = side { try await sender.send(.hello(try await state.hello())) }
-            try await state.pump(sender: sender)
-        case .batch(let batch):
-            guard state.isSyncing else { throw WireError(.unexpectedMessage, "a batch before the hello") }
-            let applied = try await state.receive(batch, sender: sender)
-            if applied > 0 { feed?.notify() }
-        case .ack(let ack):
-            guard state.isSyncing else { throw WireError(.unexpectedMessage, "an ack before the hello") }
-            try await state.acknowledge(ack, logger: logger)
-            try await state.pump(sender: sender)
-        case .caughtUp(let caughtUp):
-            guard state.isSyncing else { throw WireError(.unexpectedMessage, "caught-up before the hello") }
-            try state.peerCaughtUp(caughtUp)
-        case .heartbeat:
-            break
-        case .error(let error):
-            throw SyncError(SyncError.kind(of: error.code), "the peer ended the session: \(error.reason)")
-        case nil:
-            throw WireError(.unexpectedMessage, "a frame of a kind this protocol version does not define")
+            return machine.failed(SyncError(.linkLost, "the connection failed: \(error)"), now: now)
         }
-    }
 
-    /// Whether `error` came from the connection (TCP or TLS) rather than the protocol or the store.
-    private static func isTransportError(_ error: any Error) -> Bool {
-        error is ChannelError || error is IOError || error is NIOSSLError || error is BoringSSLError
-    }
+        /// Carries out `actions` and those they lead to; returns the summary when the round finished.
+        private func perform(_ actions: [SessionAction]) async throws -> SyncSummary? {
+            var queue = actions[...]
+            while let action = queue.popFirst() {
+                switch action {
+                case .send(let body):
+                    // A write that fails is not the end yet: what the peer sent before it closed (its
+                    // caught-up, its reason for refusing us) is still read, and decides.
+                    try? await sender?.write(.with { $0.body = body })
+                case .admit(let request):
+                    guard let facts = try await storeCall({ try await self.facts(for: request) }) else { return nil }
+                    queue += machine.admitted(facts, now: now)
+                case .beginRecovery(let seq):
+                    guard try await storeCall({ try await self.store.beginRecovery(untilSeq: seq) }) != nil else { return nil }
+                case .readOps(let request):
+                    guard let (ops, scope) = try await storeCall({ try await self.read(request) }) else { return nil }
+                    if !ops.isEmpty {
+                        Counter(label: "branchdesk_ops_sent_total", dimensions: peerDimensions).increment(by: ops.count)
+                    }
+                    queue += machine.opsRead(ops, scope: scope, now: now)
+                case .apply(let ops, let grant):
+                    let started = ContinuousClock.now
+                    do {
+                        let outcome = try await store.apply(ops, from: grant)
+                        Timer(label: "branchdesk_batch_apply_seconds").record(duration: ContinuousClock.now - started)
+                        Counter(label: "branchdesk_ops_received_total", dimensions: peerDimensions).increment(by: outcome.applied)
+                        Counter(label: "branchdesk_ops_refused_total", dimensions: peerDimensions).increment(by: outcome.refused.count)
+                        queue += machine.applied(outcome, now: now)
+                    } catch let refusal as AuthorisationRefusal {
+                        Counter(label: "branchdesk_ops_refused_total", dimensions: peerDimensions).increment(by: ops.count)
+                        queue += machine.applyRefused(refusal, now: now)
+                    } catch {
+                        queue = storeFailed(error)[...]
+                    }
+                case .notifyChange:
+                    session.feed?.notify()
+                case .checkRevocation(let serial):
+                    guard let revoked = try await storeCall({ try await self.store.isRevoked(serial: serial) }) else { return nil }
+                    queue += machine.revocationChecked(revoked, now: now)
+                case .record(let record):
+                    // The end of a session is recorded even when the store is what failed: best effort.
+                    try? await store.record(record)
+                case .recordRefusal(let peer, let address, let message, let at):
+                    try? await store.recordRefusal(of: peer.nodeID, role: peer.role, address: address, message: message, at: at)
+                case .log(let line):
+                    log(line)
+                case .finish(let summary):
+                    return summary
+                case .fail(let error):
+                    throw error
+                case .stopForShutdown:
+                    throw CancellationError()
+                }
+            }
+            return nil
+        }
 
-    private var isDialler: Bool {
-        if case .dialler = side { true } else { false }
-    }
+        /// Runs a store call; a failure of the store ends the session (told to the peer, recorded)
+        /// by replacing what was left to do. Returns nil then.
+        private func storeCall<T>(_ body: () async throws -> T) async throws -> T? {
+            do {
+                return try await body()
+            } catch {
+                _ = try await perform(storeFailed(error))
+                return nil
+            }
+        }
 
-    private var addressDescription: String {
-        switch side {
-        case .dialler(let address, _): address.description
-        case .listener(let address): address
+        private func storeFailed(_ error: any Error) -> [SessionAction] {
+            logger.error("the store failed during a session", metadata: ["peer.id": "\(machine.peer?.nodeID.rawValue ?? "?")", "db.error": "\(error)"])
+            return machine.failed(
+                SyncError(.linkLost, "the local store failed: \(error)"),
+                telling: WireError(.internal, "the peer's store failed; it will retry"), now: now)
         }
-    }
 
-    /// The peer's identity from its certificate, checked against what its hello claims.
-    private func identify(_ hello: Branchdesk_Sync_V1_Hello, channel: any NIOCore.Channel) async throws -> CertificateIdentity {
-        guard let certificate = try await channel.nioSSL_peerCertificate().get() else {
-            throw WireError(.identityMismatch, "the peer presented no certificate")
+        private func facts(for request: AdmissionRequest) async throws -> PeerFacts {
+            let peer = request.peer
+            var facts = PeerFacts(localVector: try await store.versionVector())
+            if let node = request.scopeOf { facts.scope = try await store.replicationScope(for: node) }
+            facts.record = try await store.peers().first { $0.nodeID == peer.nodeID }
+            facts.revoked = try await store.isRevoked(serial: peer.serial)
+            if !facts.revoked, let registry = session.registry {
+                do {
+                    try registry.enter(peer)
+                    registered = peer
+                } catch {
+                    facts.overLimit = error.message
+                }
+            }
+            return facts
         }
-        let peer: CertificateIdentity
-        do {
-            peer = try CertificateIdentity(derEncoded: try certificate.toDERBytes())
-        } catch {
-            throw WireError(.identityMismatch, "the peer's certificate names no node: \(error)")
+
+        /// The ops a request asks for, with the replica scope read for it, if it named one.
+        private func read(_ request: OpsRequest) async throws -> ([Op], Set<NodeID>?) {
+            let origins: Set<NodeID>?
+            var scope: Set<NodeID>?
+            switch request.origins {
+            case .all: origins = nil
+            case .only(let set): origins = set
+            case .scopeOf(let node):
+                scope = try await store.replicationScope(for: node)
+                origins = scope
+            }
+            let ops = try await store.opsMissing(by: request.after, limit: request.limit, origins: origins, maxBytes: request.maxBytes)
+            return (ops, scope)
         }
-        guard hello.nodeID == peer.nodeID.rawValue, hello.role == peer.role.rawValue else {
-            throw WireError(
-                .identityMismatch,
-                "the hello claims \(hello.nodeID) (\(hello.role)) but the certificate is for \(peer.nodeID) (\(peer.role))")
+
+        /// The peer's identity from its TLS certificate.
+        private func identify() async -> Result<CertificateIdentity, WireError> {
+            guard let certificate = try? await channel.nioSSL_peerCertificate().get() else {
+                return .failure(WireError(.identityMismatch, "the peer presented no certificate"))
+            }
+            do {
+                return .success(try CertificateIdentity(derEncoded: try certificate.toDERBytes()))
+            } catch {
+                return .failure(WireError(.identityMismatch, "the peer's certificate names no node: \(error)"))
+            }
         }
-        if case .dialler(_, let expectedRole?) = side, peer.role != expectedRole {
-            throw WireError(.identityMismatch, "dialled a \(expectedRole) node but \(peer.nodeID)'s certificate says \(peer.role)")
+
+        private var peerDimensions: [(String, String)] { [("peer", machine.peer?.nodeID.rawValue ?? "")] }
+
+        private func log(_ line: SessionLog) {
+            let level: Logger.Level =
+                switch line.level {
+                case .debug: .debug
+                case .info: .info
+                case .warning: .warning
+                }
+            logger.log(level: level, Logger.Message(stringLiteral: line.message), metadata: line.metadata.mapValues { .string($0) })
         }
-        guard hello.minVersion <= SyncProtocol.versions.upperBound, hello.maxVersion >= SyncProtocol.versions.lowerBound,
-            hello.minVersion <= hello.maxVersion
-        else {
-            throw WireError(
-                .unsupportedVersion,
-                "the peer speaks protocol versions \(hello.minVersion)...\(hello.maxVersion); this node speaks \(SyncProtocol.versions.lowerBound)...\(SyncProtocol.versions.upperBound)"
-            )
+
+        /// Whether `error` came from the connection (TCP or TLS) rather than the protocol or the store.
+        static func isTransportError(_ error: any Error) -> Bool {
+            error is ChannelError || error is IOError || error is NIOSSLError || error is BoringSSLError
         }
-        return peer
+
+        static func wallMillis() -> UInt64 { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) }
     }
 }
 
-/// Writes frames; a shared reference so the session loop can hand it around.
-struct FrameSender: Sendable {
-    let outbound: NIOAsyncChannelOutboundWriter<WireFrame>
-
-    func send(_ body: WireFrame.OneOf_Body) async throws {
-        try await outbound.write(.with { $0.body = body })
+extension SessionStateMachine.Side {
+    var isListener: Bool {
+        if case .listener = self { true } else { false }
     }
 }

@@ -1,5 +1,6 @@
 import NIOCore
 import SwiftProtobuf
+import WireForms
 
 /// The framing of the sync protocol: the magic bytes once per direction, then frames of a 4-byte
 /// big-endian length and one protobuf `Frame`.

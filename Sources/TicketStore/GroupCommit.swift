@@ -2,8 +2,8 @@ import Foundation
 import GRDB
 import Replication
 import Synchronization
-import SyncWire
 import TicketModel
+import WireForms
 
 /// Local edits made at the same moment — many clerks at HQ — committed in one transaction.
 ///

@@ -1,8 +1,8 @@
 import Foundation
 import GRDB
 import Replication
-import SyncWire
 import TicketModel
+import WireForms
 
 /// Applies ops inside one write transaction: appends them to the op log, advances the version
 /// vector, and merges them into the materialised tickets through `TicketDocument.apply`, the one
@@ -48,6 +48,11 @@ struct MergeTransaction {
                 op.actor, op.action, try encodedChanges ?? StoredForm.encode(op.changes),
             ])
         applied[op.id.origin] = op.id.seq
+        try replay(op)
+    }
+
+    /// Merges an op the log already holds into the tickets (rebuilding what derives from the log).
+    mutating func replay(_ op: Op) throws {
         var document = try document(op.ticket)
         let entries = document.apply(op)
         documents[op.ticket] = document
@@ -66,6 +71,7 @@ struct MergeTransaction {
         }
         let saved = touched.compactMap { documents[$0] }
         for document in saved { try save(document, before: before[document.id]) }
+        try DeadlineSummary.refresh(saved, db)
         cache.storeAfterCommit(saved, db)
     }
 

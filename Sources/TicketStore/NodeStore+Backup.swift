@@ -17,7 +17,7 @@ extension NodeStore {
     /// The copy is checked (`PRAGMA integrity_check`) and readable by its owner only.
     public func backup(toFile file: String) throws -> BackupSummary {
         guard !FileManager.default.fileExists(atPath: file) else {
-            throw StoreError(.alreadyANode, "\(file) already exists; back up into a new file (backups are never overwritten)")
+            throw StoreError(.fileExists, "\(file) already exists; back up into a new file (backups are never overwritten)")
         }
         do {
             let copy = try DatabaseQueue(path: file)
@@ -67,6 +67,7 @@ extension NodeStore {
             try source.backup(to: pool)
             try source.close()
             try Schema.migrator.migrate(pool)
+            try DerivedData.rebuildPending(pool)
             try pool.write { db in
                 try db.execute(sql: "UPDATE node SET restoredAt = ?", arguments: [Int64(clock.nowMillis())])
                 // Sessions recorded in the backup ended long ago.
@@ -74,7 +75,7 @@ extension NodeStore {
             }
             return try NodeStore(writer: pool, path: path, clock: clock)
         } catch {
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+            removeDatabase(in: directory)
             throw StoreError.translating(error, path: file)
         }
     }

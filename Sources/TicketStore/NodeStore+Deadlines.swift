@@ -4,6 +4,17 @@ import Replication
 import ServiceLevels
 import TicketModel
 
+/// A ticket with a deadline due or breached, as `ticket list --overdue|--due-within` lists it.
+public struct UrgentTicket: Sendable, Encodable {
+    public let ticket: TicketSummary
+    public let deadlines: TicketDeadlines
+
+    /// The ticket with its phone masked.
+    public func maskingPersonalData() -> UrgentTicket {
+        UrgentTicket(ticket: ticket.maskingPersonalData(), deadlines: deadlines)
+    }
+}
+
 /// A ticket's deadlines under the company's policy and calendar.
 public struct TicketDeadlines: Sendable, Encodable, Equatable {
     public let id: String
@@ -80,16 +91,36 @@ extension NodeStore {
         }
     }
 
-    /// The deadlines of every ticket not yet resolved (not replied, rejected or closed), most
-    /// urgent first: breached, then by due time.
-    public func unresolvedDeadlines(now: Date) async throws -> [TicketDeadlines] {
-        try await read { db in
+    /// The tickets with a deadline open and due by `horizon` — breached ones when it is `now` —
+    /// narrowed by `filter` (at most `filter.limit` of them), most urgent first, each with its
+    /// deadlines as of `now`. Reads the deadline summary's index: only the tickets listed are
+    /// read whole.
+    public func urgentTickets(dueBy horizon: Date, now: Date, filter: TicketFilter) async throws -> [UrgentTicket] {
+        var (conditions, arguments) = Self.conditions(of: filter)
+        conditions.append("d.openDue <= ?")
+        arguments += [Int64((horizon.timeIntervalSince1970 * 1000).rounded())]
+        arguments += [filter.limit]
+        let sql = """
+            SELECT ticket.* FROM deadlineSummary d JOIN ticket ON ticket.id = d.ticket
+            WHERE \(conditions.joined(separator: " AND ")) ORDER BY d.openDue, ticket.number, d.ticket LIMIT ?
+            """
+        let statementArguments = arguments
+        return try await read { db in
             let settings = try Self.companySettings(db)
-            let ids = try String.fetchAll(
-                db, sql: "SELECT id FROM ticket WHERE opened AND stage NOT IN ('replied', 'closed', 'rejected')")
-            return try ids.compactMap(TicketID.init).map { try Self.deadlines(of: $0, settings: settings, now: now, db) }
-                .sorted(by: Self.moreUrgent)
+            return try Row.fetchAll(db, sql: sql, arguments: statementArguments).map { row in
+                let document = try Self.storedDocument(from: row)
+                return UrgentTicket(
+                    ticket: Self.summary(row), deadlines: try Self.deadlines(of: document, settings: settings, now: now, db).deadlines)
+            }
         }
+    }
+
+    /// SLA breaches open now, per branch handling the ticket: an index range of the summary.
+    static func openBreaches(now: Date, _ db: Database) throws -> [String: Int] {
+        let rows = try Row.fetchAll(
+            db, sql: "SELECT branch, count(*) AS breaches FROM deadlineSummary WHERE openDue < ? GROUP BY branch",
+            arguments: [Int64((now.timeIntervalSince1970 * 1000).rounded())])
+        return Dictionary(uniqueKeysWithValues: rows.map { ($0["branch"] as String, $0["breaches"] as Int) })
     }
 
     static func deadlines(of id: TicketID, settings: CompanySettings, now: Date, _ db: Database) throws -> TicketDeadlines {
@@ -112,10 +143,4 @@ extension NodeStore {
         return (deadlines, timeline)
     }
 
-    private static func moreUrgent(_ lhs: TicketDeadlines, _ rhs: TicketDeadlines) -> Bool {
-        let left = lhs.headline, right = rhs.headline
-        let leftBreached = left?.state == .breached, rightBreached = right?.state == .breached
-        if leftBreached != rightBreached { return leftBreached }
-        return (left?.due ?? .distantFuture, lhs.id) < (right?.due ?? .distantFuture, rhs.id)
-    }
 }

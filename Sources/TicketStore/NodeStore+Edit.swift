@@ -1,8 +1,8 @@
 import Foundation
 import GRDB
 import Replication
-import SyncWire
 import TicketModel
+import WireForms
 
 extension NodeStore {
     /// Opens a ticket: one op with the intake and the first values, committed with its effect.

@@ -1,8 +1,8 @@
 import Foundation
 import GRDB
 import Replication
-import SyncWire
 import TicketModel
+import WireForms
 
 /// Which tickets `list` shows.
 public struct TicketFilter: Sendable, Equatable {
@@ -57,6 +57,14 @@ extension NodeStore {
 
     /// Tickets matching `filter`, most recently received first.
     public func tickets(_ filter: TicketFilter) async throws -> [TicketSummary] {
+        let (conditions, arguments) = Self.conditions(of: filter)
+        let sql = "SELECT * FROM ticket WHERE \(conditions.joined(separator: " AND ")) ORDER BY receivedAt DESC, id LIMIT ?"
+        let statementArguments = arguments + [filter.limit]
+        return try await read { db in try Row.fetchAll(db, sql: sql, arguments: statementArguments).map(Self.summary) }
+    }
+
+    /// The SQL conditions on the `ticket` table that `filter` asks for, with their arguments.
+    static func conditions(of filter: TicketFilter) -> ([String], StatementArguments) {
         var conditions = ["opened"]
         var arguments = StatementArguments()
         func add(_ condition: String, _ value: (any DatabaseValueConvertible)?) {
@@ -72,14 +80,9 @@ extension NodeStore {
         add("origin = ?", filter.origin?.rawValue)
         add("phone = ?", filter.phone)
         if filter.openOnly { conditions.append("stage NOT IN ('closed', 'rejected')") }
-        let sql = "SELECT * FROM ticket WHERE \(conditions.joined(separator: " AND ")) ORDER BY receivedAt DESC, id LIMIT ?"
-        arguments += [filter.limit]
-        let statementArguments = arguments
-        return try await read { db in try Row.fetchAll(db, sql: sql, arguments: statementArguments).map(Self.summary) }
+        return (conditions, arguments)
     }
 
-    /// Tickets whose text contains `text` (any language: the index is trigram-based, so a
-    /// substring like `死机` finds `频繁死机`).
     public func search(_ text: String, limit: Int = 100) async throws -> [TicketSummary] {
         let needle = text.trimmingWhitespace()
         guard !needle.isEmpty else { throw DomainError("give the text to search for, e.g. 'branchdesk ticket search 死机'") }
@@ -136,7 +139,7 @@ extension NodeStore {
         }
     }
 
-    private static func summary(_ row: Row) -> TicketSummary {
+    static func summary(_ row: Row) -> TicketSummary {
         TicketSummary(
             id: row["id"], number: row["number"] ?? "", origin: row["origin"], title: row["title"], status: row["stage"],
             round: row["round"], severity: row["severity"], category: row["category"], channel: row["channel"] ?? "",

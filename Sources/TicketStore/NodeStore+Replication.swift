@@ -2,21 +2,8 @@ import Crypto
 import Foundation
 import GRDB
 import Replication
-import SyncWire
 import TicketModel
-
-/// What applying a remote batch did. Refusals are outcomes, not errors: the rest of the batch
-/// still applies, and the refused ops stay in their sender's log to be retried.
-public struct BatchOutcome: Sendable, Equatable {
-    public var applied: Int
-    public var duplicates: Int
-    /// Ops left out because an earlier seq of their origin is missing.
-    public var deferred: [OpID]
-    /// Ops refused because their clock is too far ahead of ours.
-    public var refused: [ClockSkewRefusal]
-    /// This node's vector after the batch: what the sender should ack against.
-    public var vector: VersionVector
-}
+import WireForms
 
 extension NodeStore {
     /// The highest seq applied contiguously, per origin.
@@ -77,8 +64,9 @@ extension NodeStore {
         return try await write { db in
             var merge = try MergeTransaction(db, cache: documents)
             if let grant {
-                var authorisation = PeerAuthorisation(grant, documents: documents)
-                try authorisation.check(batch, db)
+                var authorisation = PeerAuthorisation(grant)
+                var lookup = StoredLookup(db: db, documents: documents)
+                try authorisation.check(batch, in: &lookup)
             }
             var counters = try Counters.load(db)
             let admission = BatchAdmission(batch: batch, vector: try Self.vector(db), clock: counters.hlc, wallMillis: now)
@@ -174,4 +162,13 @@ extension NodeStore {
             return try Self.vector(db)[origin]
         }
     }
+}
+
+/// What the authorisation rules read, from the transaction applying the batch.
+private struct StoredLookup: AuthorisationLookup {
+    let db: Database
+    let documents: DocumentCache
+
+    func document(_ id: TicketID) throws -> TicketDocument? { try documents.document(id, db) }
+    func op(_ id: OpID) throws -> Op? { try NodeStore.storedOp(id, db) }
 }

@@ -97,8 +97,8 @@ extension NodeStore {
     public func status(now: Date, thresholds: TroubleThresholds = .standard) async throws -> NodeStatus {
         let overview = try await overview()
         let identity = identity
-        let breaches = try await unresolvedDeadlines(now: now).filter { $0.headline?.state == .breached }
         return try await read { db in
+            let breachesByBranch = try Self.openBreaches(now: now, db)
             let local = try Self.vector(db)
             let hqAddress = try String.fetchOne(db, sql: "SELECT hqAddress FROM node")
             var records = try Self.peerRecords(db)
@@ -106,7 +106,6 @@ extension NodeStore {
                 // The HQ this branch dials but has never reached: its node id is not known yet.
                 records.append(PeerRecord(nodeID: try NodeID("hq"), role: .hq, address: hqAddress, state: .offline, stateSince: 0))
             }
-            let breachesByBranch = Dictionary(grouping: breaches, by: \.branch).mapValues(\.count)
             let peers = try records.map { record in
                 // A branch sends its own ops; HQ sends a branch those of its replica scope.
                 let sending: Set<NodeID>? =
@@ -123,9 +122,10 @@ extension NodeStore {
                 identity.role == .branch && judgedIn != identity.timeZone
                 ? "this node shows times in \(identity.timeZone) but the company calendar judges its deadlines in \(judgedIn); ask HQ to run 'branchdesk calendar set --branch-time-zone \(identity.nodeID)=\(identity.timeZone)' if the branch is there"
                 : nil
-            let handled = identity.role == .hq ? breaches : breaches.filter { $0.branch == identity.nodeID.rawValue }
+            let handled =
+                identity.role == .hq ? breachesByBranch.values.reduce(0, +) : breachesByBranch[identity.nodeID.rawValue] ?? 0
             return NodeStatus(
-                node: overview, hqAddress: hqAddress, openBreaches: handled.count, peers: peers.sorted(by: Self.worseFirst),
+                node: overview, hqAddress: hqAddress, openBreaches: handled, peers: peers.sorted(by: Self.worseFirst),
                 timeZoneWarning: zoneWarning)
         }
     }

@@ -68,26 +68,96 @@ public final class NodeStore: Sendable {
             return try NodeStore(writer: pool, path: path, clock: clock)
         } catch {
             // Nothing partial: a node that could not be set up completely is removed again.
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+            removeDatabase(in: directory)
             throw StoreError.translating(error, path: path)
         }
     }
 
-    /// Opens the node in `directory`.
-    public static func open(in directory: String, clock: any WallClock = SystemClock()) throws -> NodeStore {
+    /// What a command means to do with the node it opens.
+    public enum Access: Sendable {
+        /// Changes it: an older schema is migrated first.
+        case readWrite
+        /// Only reads it: nothing is created, migrated or rewritten, and an older schema is refused
+        /// with the command that upgrades it.
+        case readOnly
+    }
+
+    /// Opens the node in `directory`. Nothing is ever written to a file that is not a Branchdesk
+    /// database of a schema this build knows: an empty or damaged file is reported as damaged, a
+    /// database written by a newer build is refused.
+    public static func open(in directory: String, access: Access = .readWrite, clock: any WallClock = SystemClock()) throws -> NodeStore {
+        // The schema is checked over a read-only connection first: nothing opens the file for
+        // writing before it is known to be a database of this build or an older one.
+        let pending = try pendingMigrations(in: directory)
         let path = databasePath(in: directory)
+        if access == .readOnly, !pending.isEmpty {
+            throw StoreError(
+                .olderSchema,
+                "\(path) was written by an older branchdesk and needs its schema upgraded (\(pending.joined(separator: ", "))); run 'branchdesk upgrade --data \(directory)' (any command that changes the node upgrades it too)"
+            )
+        }
+        do {
+            var configuration = configuration()
+            configuration.readonly = access == .readOnly
+            let pool = try DatabasePool(path: path, configuration: configuration)
+            if !pending.isEmpty {
+                try Schema.migrator.migrate(pool)
+                try DerivedData.rebuildPending(pool)
+            }
+            return try NodeStore(writer: pool, path: path, clock: clock)
+        } catch {
+            throw StoreError.translating(error, path: path)
+        }
+    }
+
+    /// The migrations the node's database lacks (empty when it is at this build's schema), read
+    /// without writing anything.
+    public static func pendingMigrations(in directory: String) throws -> [String] {
+        let path = try existingDatabase(in: directory)
+        do {
+            var configuration = configuration()
+            configuration.readonly = true
+            let pool = try DatabasePool(path: path, configuration: configuration)
+            defer { try? pool.close() }
+            return try pool.read { db in try Schema.pendingMigrations(db, path: path) }
+        } catch {
+            throw StoreError.translating(error, path: path)
+        }
+    }
+
+    /// The last migration of this build's schema.
+    public static var schemaVersion: String { Schema.migrator.migrations.last ?? "" }
+
+    /// The database file of the node in `directory`, checked to be one before anything opens it.
+    private static func existingDatabase(in directory: String) throws -> String {
+        let path = databasePath(in: directory)
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isFolder), !isFolder.boolValue {
+            throw StoreError(.notANode, "\(directory) is a file, not a folder: point --data at a node's data folder")
+        }
         guard FileManager.default.fileExists(atPath: path) else {
             throw StoreError(
                 .notANode,
                 "\(directory) is not a Branchdesk node (no \(fileName)); run 'branchdesk init --data \(directory) --node-id ID --role branch' first, or point --data / BRANCHDESK_DATA at a node"
             )
         }
-        do {
-            let pool = try DatabasePool(path: path, configuration: configuration())
-            try Schema.migrator.migrate(pool)
-            return try NodeStore(writer: pool, path: path, clock: clock)
-        } catch {
-            throw StoreError.translating(error, path: path)
+        try checkHeader(of: path)
+        return path
+    }
+
+    /// Refuses a file that is not an SQLite database before SQLite opens it: SQLite takes an
+    /// empty file for a new database, and would write a schema into it.
+    private static func checkHeader(of path: String) throws {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw StoreError(.readOnly, "cannot read \(path): check its permissions")
+        }
+        defer { try? handle.close() }
+        let header = (try? handle.read(upToCount: 16)) ?? Data()
+        guard header == Data("SQLite format 3\u{0}".utf8) else {
+            throw StoreError(
+                .corrupt,
+                "\(path) is \(header.isEmpty ? "empty" : "not an SQLite database"): it is damaged; restore the node from a backup ('branchdesk restore --from FILE --data NEW-FOLDER'); nothing was written"
+            )
         }
     }
 
@@ -100,6 +170,12 @@ public final class NodeStore: Sendable {
 
     public static func databasePath(in directory: String) -> String {
         URL(fileURLWithPath: directory).appendingPathComponent(fileName).path
+    }
+
+    /// Removes the database of `directory` with its WAL files: what undoes a node set up halfway.
+    public static func removeDatabase(in directory: String) {
+        let path = databasePath(in: directory)
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
     }
 
     static func configuration() -> Configuration {
@@ -128,6 +204,8 @@ public final class NodeStore: Sendable {
                     identity.nodeID.rawValue, identity.role.rawValue, identity.branchCode.rawValue, identity.timeZone,
                     Int64(now), Int64(HybridLogicalClock.defaultMaxSkewMillis),
                 ])
+            // A new node has nothing derived to rebuild.
+            try DerivedData.clear(db)
         }
     }
 
@@ -178,3 +256,4 @@ public struct SystemClock: WallClock {
 
     public func nowMillis() -> UInt64 { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) }
 }
+extension NodeStore: ReplicaStore {}

@@ -1,8 +1,8 @@
 import Foundation
 import GRDB
 import Replication
-import SyncWire
 import TicketModel
+import WireForms
 
 /// The versioned schema. Shipped migrations are never edited: a change is a new migration.
 enum Schema {
@@ -133,23 +133,13 @@ enum Schema {
             try db.execute(sql: "ALTER TABLE node ADD COLUMN restoredAt INTEGER NOT NULL DEFAULT 0")
         }
         migrator.registerMigration("v4-stored-forms") { db in
-            // Documents, op payloads, entries and conflicts move from sorted-key JSON to the binary
-            // stored forms (Protocol/storage.proto): JSON coding took half the time of every apply.
-            try rewrite(db, table: "ticket", key: ["rowID"], columns: ["document"]) { row in
-                [try StoredForm.encode(Coding.decode(TicketDocument.self, from: row["document"]))]
-            }
+            // Op payloads move from sorted-key JSON to the binary stored forms (Protocol/storage.proto):
+            // JSON coding took half the time of every apply. The JSON of schemas v1–v3 is read by
+            // frozen code; the tables derived from the ops are rebuilt from the log afterwards.
             try rewrite(db, table: "op", key: ["origin", "seq"], columns: ["changes"]) { row in
-                [try StoredForm.encode(Coding.decode([Change].self, from: row["changes"]))]
+                [try FrozenChangesJSON.storedForm(ofJSON: row["changes"])]
             }
-            try rewrite(db, table: "entry", key: ["rowID"], columns: ["body"]) { row in
-                [try StoredForm.encode(Coding.decode(Entry.self, from: row["body"]))]
-            }
-            try rewrite(db, table: "conflict", key: ["ticket", "field"], columns: ["winner", "overridden"]) { row in
-                [
-                    try StoredForm.encode(Coding.decode(Register.Write.self, from: row["winner"])),
-                    try StoredForm.encode(Coding.decode([Register.Write].self, from: row["overridden"])),
-                ]
-            }
+            try DerivedData.mark(.documents, db)
         }
         migrator.registerMigration("v5-replica-scope") { db in
             // HQ relays to a branch only the ops of the origins its tickets need (SYNC.md §5.5).
@@ -163,12 +153,55 @@ enum Schema {
                         PRIMARY KEY (node, origin)
                     ) WITHOUT ROWID;
                     """)
+            // Documents about to be rebuilt from the log bring their scope with them.
+            guard try !DerivedData.pending(db).contains(.documents) else { return }
             try forEachRow(db, table: "ticket", key: ["rowID"], columns: ["id", "document"]) { row in
-                let document = try NodeStore.storedDocument(from: row)
-                try MergeTransaction.widenScope(db, of: document.owner, toOriginsOf: document.id)
+                let ticket: String = row["id"]
+                let owner = try FrozenStoredDocument.owner(ofStored: row["document"], ticket: ticket)
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO replicaScope (node, origin) SELECT DISTINCT ?, origin FROM op WHERE ticket = ? AND origin != ?",
+                    arguments: [owner, ticket, owner])
             }
         }
+        migrator.registerMigration("v6-deadline-summary") { db in
+            try db.execute(
+                sql: """
+                    -- Each ticket's deadlines as due and met times (Unix milliseconds), kept by the merge,
+                    -- so oversight reads an index instead of replaying ops. openDue is the earliest
+                    -- due time of a deadline not yet met (NULL: none, or the clock is paused).
+                    CREATE TABLE deadlineSummary (
+                        ticket TEXT PRIMARY KEY,
+                        branch TEXT NOT NULL,
+                        firstReplyDue INTEGER,
+                        firstReplyMetAt INTEGER,
+                        resolutionDue INTEGER,
+                        resolutionMetAt INTEGER,
+                        openDue INTEGER
+                    ) WITHOUT ROWID;
+                    CREATE INDEX deadlineSummary_open ON deadlineSummary (openDue) WHERE openDue IS NOT NULL;
+                    """)
+            try DerivedData.mark(.deadlines, db)
+        }
         return migrator
+    }
+
+    /// The migrations this database lacks, in order, then the rebuilds of derived data pending. Throws when it is no Branchdesk database or
+    /// was written by a newer build (one that knows migrations this build does not).
+    static func pendingMigrations(_ db: Database, path: String) throws -> [String] {
+        let known = migrator.migrations
+        guard try db.tableExists("grdb_migrations"), try db.tableExists("node") else {
+            throw StoreError(
+                .corrupt, "\(path) holds no Branchdesk schema: it is damaged or not a node's database; restore the node from a backup")
+        }
+        let applied = try migrator.appliedIdentifiers(db)
+        let rebuilds = try DerivedData.pending(db).map { "rebuild of \($0.rawValue)" }.sorted()
+        if let unknown = applied.subtracting(known).sorted().first {
+            throw StoreError(
+                .newerSchema,
+                "\(path) was written by a newer branchdesk (its schema has '\(unknown)', which this build does not know); run the newer branchdesk, or upgrade this one — this build writes nothing to it"
+            )
+        }
+        return known.filter { !applied.contains($0) } + rebuilds
     }
 
     /// Rewrites `columns` of every row of `table` with `transform`'s values (in the order of `columns`).

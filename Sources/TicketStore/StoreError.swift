@@ -13,6 +13,12 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         case readOnly
         case diskFull
         case corrupt
+        /// Written by a newer build: this one refuses to touch it.
+        case newerSchema
+        /// Written by an older build, and only to be read: `branchdesk upgrade` migrates it.
+        case olderSchema
+        /// A file that must be new exists already.
+        case fileExists
         case batchTooLarge
         case io
     }

@@ -7,6 +7,7 @@ import SyncTransport
 import SyncWire
 import TicketModel
 import TicketStore
+import WireForms
 
 /// One measured figure beside its baseline measured in the same run.
 struct Figure {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Replication
 
 /// `branchdesk-bench`: each figure beside its baseline measured in the same run, and the ratio.
 /// Build it in release: `swift run -c release branchdesk-bench`.
@@ -17,12 +18,13 @@ struct BranchdeskBench: AsyncParsableCommand {
     @Option(help: "Branches with live sessions in the latency benchmark.") var liveBranches = 100
     @Option(help: "Seconds the latency benchmark edits for.") var liveSeconds = 20
     @Option(help: "Branches connected to HQ in the memory and CPU benchmark.") var manyBranches = 1_000
-    @Option(help: "Run only these: local, apply, catchup, live, many, merge (repeatable).") var only: [String] = []
+    @Option(help: "Open tickets at HQ in the oversight benchmark.") var openTickets = 100_000
+    @Option(help: "Run only these: local, apply, catchup, live, many, merge, oversight (repeatable).") var only: [String] = []
     @Option(help: "The field-write trace for 'merge' (made by Benchmarks/pycrdt_compare.py).") var trace: String?
 
     func validate() throws {
-        for name in only where !["local", "apply", "catchup", "live", "many", "merge"].contains(name) {
-            throw ValidationError("unknown benchmark '\(name)': use local, apply, catchup, live, many or merge")
+        for name in only where !["local", "apply", "catchup", "live", "many", "merge", "oversight"].contains(name) {
+            throw ValidationError("unknown benchmark '\(name)': use local, apply, catchup, live, many, merge or oversight")
         }
         if only.contains("merge") && trace == nil {
             throw ValidationError("'merge' applies a trace: give --trace FILE, or run Benchmarks/pycrdt_compare.py")
@@ -64,6 +66,7 @@ struct BranchdeskBench: AsyncParsableCommand {
             print("merge core: \(Int(rate)) writes/s (\(writes) writes, in memory)")
         }
         if wants("live") { figures += try await report(benchmarks.liveLatency(branches: liveBranches, seconds: liveSeconds)) }
+        if wants("oversight") { figures += try await report(benchmarks.oversight(tickets: openTickets)) }
         print("")
         print(Self.table(figures))
     }

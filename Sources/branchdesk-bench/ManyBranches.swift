@@ -1,6 +1,7 @@
 import Foundation
 import Replication
 import SyncTransport
+import SyncWire
 import TicketModel
 import TicketStore
 

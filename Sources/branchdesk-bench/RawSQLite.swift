@@ -1,5 +1,6 @@
 import Foundation
 import GRDBSQLite
+import Replication
 
 /// The baseline: rows written with SQLite's C API directly, under the same settings as a node
 /// (WAL, `synchronous=FULL`), into a table shaped like the op log.

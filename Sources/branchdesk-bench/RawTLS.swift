@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import NIOSSL
+import Replication
 
 /// The baseline for sync transfers: the same number of bytes over a TLS 1.3 connection on
 /// loopback with the nodes' certificates, and nothing else.

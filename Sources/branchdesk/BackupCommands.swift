@@ -1,6 +1,9 @@
 import ArgumentParser
+import BranchdeskNode
 import Foundation
+import Replication
 import SyncTransport
+import SyncWire
 import TicketModel
 import TicketStore
 
@@ -9,8 +12,8 @@ struct BackupCommand: AsyncParsableCommand {
         commandName: "backup",
         abstract: "Copy the node's database into a new file while it keeps serving (SQLite online backup).",
         discussion: """
-            The copy is a consistent snapshot, checked with PRAGMA integrity_check, mode 0600 (it holds
-            customers' names and phone numbers). It holds no private key: keep the node's tls/ folder
+            The copy is a consistent snapshot, checked with PRAGMA integrity_check, mode 0600 (it holds \
+            customers' names and phone numbers). It holds no private key: keep the node's tls/ folder \
             (or its certificates folder) apart. Restore with 'branchdesk restore'.
             """)
 
@@ -29,8 +32,8 @@ struct RestoreCommand: AsyncParsableCommand {
         commandName: "restore",
         abstract: "Create a node in a new folder from a backup file.",
         discussion: """
-            The restored node refuses edits until it has synced since the restore — a branch with HQ,
-            HQ with every branch it knew — so that it never reuses the number of an op it made after
+            The restored node refuses edits until it has synced since the restore — a branch with HQ, \
+            HQ with every branch it knew — so that it never reuses the number of an op it made after \
             the backup. Run 'branchdesk sync --once' (a branch) or 'serve' (HQ) first.
             """)
 
@@ -42,17 +45,8 @@ struct RestoreCommand: AsyncParsableCommand {
 
     func run() async throws {
         let directory = try data.directory()
-        let store = try NodeStore.restore(from: from, into: directory)
+        let store = try await NodeProvisioning.restore(from: from, into: directory, certificates: certs)
         let identity = store.identity
-        if let certs {
-            do {
-                try NodeCertificates.install(from: certs, nodeID: identity.nodeID, role: identity.role, into: directory)
-            } catch {
-                // Nothing partial: a node that cannot sync as asked is not left behind.
-                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: store.path + suffix) }
-                throw error
-            }
-        }
         var message = "restored \(identity.role.rawValue) node \(identity.nodeID) into \(directory) (\(try await store.opCount()) ops)"
         message += identity.role == .branch
             ? "; run 'branchdesk sync --once' before editing: HQ may hold ops this node made after the backup"

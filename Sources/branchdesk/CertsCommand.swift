@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import Replication
 import SyncTransport
+import SyncWire
 import TicketModel
 import TicketStore
 
@@ -181,7 +183,7 @@ struct CertsCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let revoked = try await data.openStore().revokedCertificates()
+            let revoked = try await data.readStore().revokedCertificates()
             if output.json { return try Output.json(revoked) }
             guard !revoked.isEmpty else { return print("no revoked certificates") }
             print(Output.table([["SERIAL", "NODE", "REVOKED", "REASON"]] + revoked.map {

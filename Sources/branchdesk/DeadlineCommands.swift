@@ -15,7 +15,7 @@ struct TicketDeadlinesCommand: AsyncParsableCommand {
     @Argument(help: "The ticket number (or id).") var number: String
 
     func run() async throws {
-        let store = try data.openStore()
+        let store = try data.readStore()
         let deadlines = try await store.deadlines(of: number, now: Date())
         if output.json { try Output.json(deadlines) } else { Output.deadlines(deadlines, explained: true) }
     }
@@ -71,7 +71,7 @@ struct ShowPolicy: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let policy = try await data.openStore().companySettings().policy
+        let policy = try await data.readStore().companySettings().policy
         if output.json { try Output.json(policy) } else { Output.policy(policy) }
     }
 }
@@ -133,7 +133,7 @@ struct ShowCalendar: AsyncParsableCommand {
     @Option(help: "Also list the working days of this month, YYYY-MM.") var month: String?
 
     func run() async throws {
-        let calendar = try await data.openStore().companySettings().calendar
+        let calendar = try await data.readStore().companySettings().calendar
         if output.json { try Output.json(calendar) } else { Output.calendar(calendar, month: try month.map { try ReportMonth($0) }) }
     }
 }

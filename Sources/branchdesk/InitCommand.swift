@@ -1,6 +1,9 @@
 import ArgumentParser
+import BranchdeskNode
 import Foundation
+import Replication
 import SyncTransport
+import SyncWire
 import TicketModel
 import TicketStore
 
@@ -30,7 +33,7 @@ struct InitCommand: AsyncParsableCommand {
     var certs: String?
 
     @Option(help: ArgumentHelp("Where this branch dials headquarters.", valueName: "host:port"))
-    var hq: String?
+    var hq: HostPort?
 
     func validate() throws {
         do {
@@ -42,8 +45,7 @@ struct InitCommand: AsyncParsableCommand {
         if let timeZone, TimeZone(identifier: timeZone) == nil {
             throw ValidationError("unknown time zone '\(timeZone)': use an IANA name such as Asia/Shanghai")
         }
-        if let hq {
-            guard HostPort(hq) != nil else { throw ValidationError("--hq '\(hq)' is not HOST:PORT, e.g. hq.example.com:7420") }
+        if hq != nil {
             guard role == .branch else { throw ValidationError("--hq is for branches: headquarters does not dial itself") }
             guard certs != nil else { throw ValidationError("--hq needs --certs DIR: a branch syncs only over mutual TLS") }
         }
@@ -55,26 +57,7 @@ struct InitCommand: AsyncParsableCommand {
             nodeID: node, role: role, branchCode: try code.map { try BranchCode($0) } ?? BranchCode(defaultFor: node),
             timeZone: timeZone ?? TimeZone.current.identifier)
         let directory = try data.directory()
-        guard !FileManager.default.fileExists(atPath: NodeStore.databasePath(in: directory)) else {
-            throw StoreError(
-                .alreadyANode, "\(directory) already holds a Branchdesk node; refusing to overwrite it (choose another --data folder)")
-        }
-        // Certificates first: a node that cannot sync as configured is not created at all.
-        if let certs {
-            try NodeCertificates.install(from: certs, nodeID: node, role: role, into: directory)
-        }
-        do {
-            let store = try NodeStore.create(in: directory, identity: identity)
-            do {
-                if let hq { try await store.setHQAddress(hq) }
-            } catch {
-                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: store.path + suffix) }
-                throw error
-            }
-        } catch {
-            try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: directory).appendingPathComponent(NodeCertificates.folder).path)
-            throw error
-        }
+        _ = try await NodeProvisioning.create(in: directory, identity: identity, certificates: certs, hq: hq)
         var message = "initialised \(role.rawValue) node \(node) in \(directory); ticket numbers look like \(identity.branchCode.rawValue)-YYYYMMDD-0001"
         if let hq { message += "; it syncs with headquarters at \(hq)" }
         print(message)

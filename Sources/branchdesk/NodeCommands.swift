@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Replication
 import SyncTransport
+import SyncWire
 import TicketModel
 import TicketStore
 
@@ -18,7 +19,7 @@ struct ListConflicts: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let conflicts = try await data.openStore().conflicts()
+        let conflicts = try await data.readStore().conflicts()
         if output.json {
             try Output.json(conflicts)
         } else if conflicts.isEmpty {
@@ -67,13 +68,37 @@ struct DigestCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try data.openStore()
+        let store = try data.readStore()
         let digest = try await store.digest(handledBy: try branch.map(NodeID.init))
         let vector = try await store.versionVector()
         if output.json {
             try Output.json(Digest(digest: digest, vector: Dictionary(uniqueKeysWithValues: vector.seqs.map { ($0.key.rawValue, $0.value) })))
         } else {
             print("\(digest)  \(vector)")
+        }
+    }
+}
+
+struct UpgradeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "upgrade",
+        abstract: "Migrate the node's database to this build's schema.",
+        discussion: """
+            Commands that change the node migrate it on their own; commands that only read it \
+            (status, ticket show, digest, …) never do, and say to run this. Back up first: a migrated \
+            database cannot be opened by an older build.
+            """)
+
+    @OptionGroup var data: DataOptions
+
+    func run() async throws {
+        let directory = try data.directory()
+        let pending = try NodeStore.pendingMigrations(in: directory)
+        _ = try NodeStore.open(in: directory)
+        if pending.isEmpty {
+            print("\(directory) is already at this build's schema (\(NodeStore.schemaVersion)); nothing to do")
+        } else {
+            print("upgraded \(directory) to schema \(NodeStore.schemaVersion) (applied \(pending.joined(separator: ", ")))")
         }
     }
 }

@@ -1,5 +1,9 @@
 import ArgumentParser
+import BranchdeskNode
 import Foundation
+import Logging
+import Replication
+import SyncWire
 import TicketModel
 import TicketStore
 
@@ -13,20 +17,30 @@ struct DataOptions: ParsableArguments {
         help: ArgumentHelp("A node configuration file (default: $BRANCHDESK_CONFIG); flags and environment override it.", valueName: "file"))
     var config: String?
 
-    /// The configuration file, if one was given.
-    func configFile() throws -> ConfigFile? {
-        let fromEnvironment = ProcessInfo.processInfo.environment["BRANCHDESK_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
-        return try (config ?? fromEnvironment).map { path throws(ConfigError) in try ConfigFile(path: path) }
+    /// The node's configuration: the --config file (or `BRANCHDESK_CONFIG`), the environment, then
+    /// `flags` with this group's --data, resolved once.
+    func configuration(_ flags: NodeConfiguration.Flags = .init()) throws -> NodeConfiguration {
+        let environment = ProcessInfo.processInfo.environment
+        let path = config ?? environment["BRANCHDESK_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+        let file = try path.map { path throws(ConfigError) in try ConfigFile(path: path) }
+        var flags = flags
+        flags.data = data
+        return try NodeConfiguration(file: file, environment: environment, flags: flags)
     }
 
     /// The directory, or a usage error that says how to give one.
     func directory() throws -> String {
-        if let data, !data.isEmpty { return data }
-        if let configured = try ConfigFile.resolve(.data, flag: nil, file: configFile()) { return configured }
-        throw ValidationError("no data directory: give --data DIR, set BRANCHDESK_DATA, or 'data' in the --config file")
+        guard let directory = try configuration().dataDirectory else {
+            throw ValidationError("no data directory: give --data DIR, set BRANCHDESK_DATA, or 'data' in the --config file")
+        }
+        return directory
     }
 
+    /// The node, opened to change it: an older schema is migrated first.
     func openStore() throws -> NodeStore { try NodeStore.open(in: directory()) }
+
+    /// The node, opened only to read it: nothing is created, migrated or rewritten.
+    func readStore() throws -> NodeStore { try NodeStore.open(in: directory(), access: .readOnly) }
 }
 
 /// `--by NAME`: who is making the change, for the history.
@@ -64,6 +78,11 @@ extension Severity: ExpressibleByArgument {}
 extension Stage: ExpressibleByArgument {}
 extension Transition: ExpressibleByArgument {}
 extension NodeRole: ExpressibleByArgument {}
+extension Logger.Level: ExpressibleByArgument {}
+
+extension HostPort: ExpressibleByArgument {
+    public init?(argument: String) { self.init(argument) }
+}
 
 extension EscalationLevel: ExpressibleByArgument {
     public init?(argument: String) {

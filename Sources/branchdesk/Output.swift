@@ -1,4 +1,5 @@
 import Foundation
+import Replication
 import Reporting
 import ServiceLevels
 import TicketModel

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import Replication
 import SyncTransport
+import SyncWire
 import TicketModel
 import TicketStore
 
@@ -17,7 +19,7 @@ struct ListPeers: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let store = try data.openStore()
+        let store = try data.readStore()
         let peers = try await store.status(now: Date()).peers
         if output.json {
             try Output.json(peers)
@@ -39,9 +41,9 @@ struct AddPeer: AsyncParsableCommand {
         commandName: "add",
         abstract: "At HQ: register a branch expected to connect. At a branch: set the HQ it dials.",
         discussion: """
-            A branch added at HQ shows in 'status' as never synced until its first session, so a branch
-            that never comes up is noticed. At a branch, the address takes effect at the next dial
-            (restart 'serve', or run 'sync --once'). The peer's certificate, not this list, decides
+            A branch added at HQ shows in 'status' as never synced until its first session, so a branch \
+            that never comes up is noticed. At a branch, the address takes effect at the next dial \
+            (restart 'serve', or run 'sync --once'). The peer's certificate, not this list, decides \
             whether it is admitted.
             """)
 

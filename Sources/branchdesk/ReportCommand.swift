@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Replication
 import Reporting
 import ServiceLevels
 import TicketModel
@@ -10,11 +11,11 @@ struct ReportCommand: AsyncParsableCommand {
         commandName: "report",
         abstract: "The monthly complaint statistics: at HQ for every branch, at a branch for its own tickets.",
         discussion: """
-            Covers the tickets received in the month (in the company calendar's time zone): counts by
-            branch, category, kind, severity, channel and status; first-reply and resolution on-time
-            rates against the policy (deadlines still ahead are left out); median and 90th-percentile
-            hours from receipt to resolution; customers (by phone) who complained more than once and
-            the categories that recur; satisfaction; breached and still-open tickets. --csv writes
+            Covers the tickets received in the month (in the company calendar's time zone): counts by \
+            branch, category, kind, severity, channel and status; first-reply and resolution on-time \
+            rates against the policy (deadlines still ahead are left out); median and 90th-percentile \
+            hours from receipt to resolution; customers (by phone) who complained more than once and \
+            the categories that recur; satisfaction; breached and still-open tickets. --csv writes \
             UTF-8 with a byte-order mark, which spreadsheets open with Chinese text intact.
             """)
 
@@ -29,7 +30,7 @@ struct ReportCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try data.openStore()
+        let store = try data.readStore()
         let now = Date()
         let settings = try await store.companySettings()
         let today = DeadlineClock.day(of: now, in: TimeZone(identifier: settings.calendar.timeZone) ?? .gmt)

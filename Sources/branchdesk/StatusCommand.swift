@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import Replication
 import SyncTransport
+import SyncWire
 import TicketStore
 
 struct StatusCommand: AsyncParsableCommand {
@@ -8,9 +10,9 @@ struct StatusCommand: AsyncParsableCommand {
         commandName: "status",
         abstract: "Show the node and its replication: peers in trouble first, open SLA breaches, conflicts.",
         discussion: """
-            Reads the database, so it works beside a running 'serve' without stopping it. A peer is in
-            trouble when it was refused, never synced, has been silent for over an hour, or is far
-            behind (an op unacknowledged for 15 minutes, or 10,000 ops waiting); the TROUBLE column
+            Reads the database, so it works beside a running 'serve' without stopping it. A peer is in \
+            trouble when it was refused, never synced, has been silent for over an hour, or is far \
+            behind (an op unacknowledged for 15 minutes, or 10,000 ops waiting); the TROUBLE column \
             says which and why. Colour only when stdout is a terminal (and NO_COLOR is unset).
             """)
 
@@ -49,7 +51,7 @@ struct StatusCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try data.openStore()
+        let store = try data.readStore()
         let now = Date()
         let node = try await store.status(now: now)
         let status = Status(

@@ -1,46 +1,26 @@
 import ArgumentParser
+import BranchdeskNode
 import Foundation
 import Logging
-import Metrics
-import Monitoring
-import Prometheus
-import ServiceLifecycle
-import UnixSignals
+import Replication
 import SyncTransport
+import SyncWire
 import TicketModel
 import TicketStore
+import UnixSignals
 
 /// `--log-level`, and the one place logging is set up.
 struct LoggingOptions: ParsableArguments {
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel: String?
+    @Option(name: .customLong("log-level"), help: "How much to log.")
+    var logLevel: Logger.Level?
 
-    /// A logger at the level of the flag, else `BRANCHDESK_LOG_LEVEL`, else the file's `log_level`, else `level`.
-    func logger(_ label: String, default level: Logger.Level, config: ConfigFile?) throws -> Logger {
-        if let logLevel, Logger.Level(rawValue: logLevel) == nil {
-            throw ValidationError("unknown log level '\(logLevel)': use trace, debug, info, notice, warning, error or critical")
-        }
-        let chosen = try ConfigFile.resolve(.logLevel, flag: logLevel, file: config).flatMap(Logger.Level.init(rawValue:)) ?? level
+    /// A logger at the configuration's level (flag, `BRANCHDESK_LOG_LEVEL` or the file's
+    /// `log_level`), else `level`.
+    func logger(_ label: String, default level: Logger.Level, _ configuration: NodeConfiguration) -> Logger {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: label)
-        logger.logLevel = chosen
+        logger.logLevel = configuration.logLevel ?? level
         return logger
-    }
-}
-
-extension SyncSettings {
-    /// The defaults with what the configuration (file or environment) changes.
-    init(config: ConfigFile?) throws {
-        self.init()
-        let number = { (key: ConfigFile.Key) throws in try ConfigFile.resolve(key, flag: nil, file: config).flatMap { Int($0) } }
-        if let batchOps = try number(.batchOps) { self.batchOps = batchOps }
-        if let window = try number(.window) { self.window = window }
-        if let seconds = try number(.heartbeatSeconds) { heartbeatInterval = .seconds(seconds) }
-        if let seconds = try number(.deadAfterSeconds) { deadAfter = .seconds(seconds) }
-        if let connections = try number(.maxConnections) { maxConnections = connections }
-        guard deadAfter > heartbeatInterval else {
-            throw ConfigError("dead_after_seconds must be longer than heartbeat_seconds: a quiet live link would be declared dead")
-        }
     }
 }
 
@@ -50,7 +30,7 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run the node: listen for peers and keep a session to headquarters; stops on SIGTERM or SIGINT.",
         discussion: """
-            Headquarters listens on --listen (default 0.0.0.0:\(HostPort.defaultPort)). A branch dials the address given to
+            Headquarters listens on --listen (default 0.0.0.0:\(HostPort.defaultPort)). A branch dials the address given to \
             'init --hq' and keeps working while the link is down; it listens only when --listen is given.
             """)
 
@@ -58,63 +38,20 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     @Option(help: ArgumentHelp("Where to accept peers.", valueName: "host:port"))
-    var listen: String?
+    var listen: HostPort?
 
     @Option(help: ArgumentHelp("Where to serve /metrics (Prometheus) and /health over HTTP.", valueName: "host:port"))
-    var metrics: String?
-
-    func validate() throws {
-        if let listen, HostPort(listen) == nil {
-            throw ValidationError("--listen '\(listen)' is not HOST:PORT, e.g. 0.0.0.0:\(HostPort.defaultPort)")
-        }
-        if let metrics, HostPort(metrics) == nil {
-            throw ValidationError("--metrics '\(metrics)' is not HOST:PORT, e.g. 127.0.0.1:9420")
-        }
-    }
+    var metrics: HostPort?
 
     func run() async throws {
-        let config = try data.configFile()
-        let logger = try logging.logger("branchdesk.serve", default: .info, config: config)
-        let settings = try SyncSettings(config: config)
-        let directory = try data.directory()
-        let store = try data.openStore()
-        let certificates = try NodeCertificates.load(from: directory)
-        if let mib = try ConfigFile.resolve(.maxDatabaseMiB, flag: nil, file: config).flatMap({ Int64($0) }) {
-            try await store.limitDatabaseSize(toBytes: mib * 1_048_576)
-        }
-        try await store.markPeersOffline()
-        let feed = ChangeFeed(store: store)
-        var services: [any Service] = [feed]
-        let listenAddress = try ConfigFile.resolve(.listen, flag: listen, file: config).flatMap(HostPort.init)
-            ?? (store.identity.role == .hq ? HostPort(host: "0.0.0.0", port: HostPort.defaultPort) : nil)
-        if let listenAddress {
-            let server = try await SyncServer.bind(
-                listenAddress, store: store, certificates: certificates, settings: settings, feed: feed, logger: logger)
-            services.append(server)
-            announce("\(store.identity.nodeID) listening on \(HostPort(host: listenAddress.host, port: server.port))")
-        }
-        let stored = try await store.hqAddress()
-        let hqAddress = try ConfigFile.resolve(.hq, flag: nil, file: config) ?? stored
-        if store.identity.role == .branch, let hq = hqAddress.flatMap(HostPort.init) {
-            services.append(
-                SyncDialler(address: hq, store: store, certificates: certificates, settings: settings, feed: feed, logger: logger))
-            announce("\(store.identity.nodeID) syncing with headquarters at \(hq)")
-        }
-        if let address = try ConfigFile.resolve(.metrics, flag: metrics, file: config).flatMap(HostPort.init) {
-            let nodeMetrics = NodeMetrics()
-            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: nodeMetrics.registry))
-            let monitoring = try await MonitoringServer.bind(
-                host: address.host, port: address.port, store: store, metrics: nodeMetrics, logger: logger)
-            services.append(monitoring)
-            announce("\(store.identity.nodeID) serving /metrics and /health on \(HostPort(host: address.host, port: monitoring.port))")
-        }
-        guard services.count > 1 else {
-            throw ValidationError("this node neither listens nor dials: give --listen HOST:PORT, or create the branch with 'init --hq HOST:PORT'")
-        }
-        let group = ServiceGroup(
-            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
-        try await store.markPeersOffline()
+        let configuration = try data.configuration(.init(listen: listen, metrics: metrics, logLevel: logging.logLevel))
+        let logger = logging.logger("branchdesk.serve", default: .info, configuration)
+        let node = try await ServedNode.start(configuration, logger: logger)
+        let name = node.store.identity.nodeID
+        if let address = node.syncAddress { announce("\(name) listening on \(address)") }
+        if let address = node.hqAddress { announce("\(name) syncing with headquarters at \(address)") }
+        if let address = node.monitoringAddress { announce("\(name) serving /metrics and /health on \(address)") }
+        try await node.run(gracefulShutdownSignals: [.sigterm, .sigint])
     }
 
     /// Prints a line at once, unbuffered: scripts wait for it to learn the node is up.
@@ -137,29 +74,27 @@ struct SyncCommand: AsyncParsableCommand {
     var once = false
 
     @Option(help: ArgumentHelp("Headquarters' address, overriding the one given to 'init --hq'.", valueName: "host:port"))
-    var hq: String?
+    var hq: HostPort?
 
     @Option(help: "Give up after this many seconds.")
     var timeout = 600
 
     func validate() throws {
         guard once else { throw ValidationError("give --once for one round; for a lasting session run 'branchdesk serve'") }
-        if let hq, HostPort(hq) == nil { throw ValidationError("--hq '\(hq)' is not HOST:PORT, e.g. hq.example.com:7420") }
         guard timeout > 0 else { throw ValidationError("--timeout must be a positive number of seconds") }
     }
 
     func run() async throws {
-        let config = try data.configFile()
-        let logger = try logging.logger("branchdesk.sync", default: .warning, config: config)
+        let configuration = try data.configuration(.init(hq: hq, logLevel: logging.logLevel))
+        let logger = logging.logger("branchdesk.sync", default: .warning, configuration)
         let directory = try data.directory()
         let store = try data.openStore()
-        let configured = try await store.hqAddress()
-        guard let address = (try ConfigFile.resolve(.hq, flag: hq, file: config) ?? configured).flatMap(HostPort.init) else {
-            throw ValidationError("this node has no headquarters address: give --hq HOST:PORT")
-        }
+        var address = configuration.hq
+        if address == nil { address = try await store.hqAddress().flatMap { HostPort($0) } }
+        guard let address else { throw ValidationError("this node has no headquarters address: give --hq HOST:PORT") }
         let dialler = SyncDialler(
             address: address, store: store, certificates: try NodeCertificates.load(from: directory),
-            settings: try SyncSettings(config: config), feed: nil, logger: logger)
+            settings: configuration.sync, feed: nil, logger: logger)
         let timeout = timeout
         // A progress bar on a terminal (stderr, so that stdout stays the summary alone).
         let bar = isatty(STDERR_FILENO) == 1 ? ProgressBar() : nil

@@ -63,7 +63,7 @@ struct ShowTicket: AsyncParsableCommand {
     @Argument(help: "The ticket number (or id).") var number: String
 
     func run() async throws {
-        let store = try data.openStore()
+        let store = try data.readStore()
         let ticket = try await store.ticket(number)
         if output.json { try Output.json(ticket) } else {
             Output.ticket(ticket, zone: store.identity.timeZone)
@@ -101,7 +101,7 @@ struct ListTickets: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try data.openStore()
+        let store = try data.readStore()
         var filter = TicketFilter()
         filter.stage = status
         filter.openOnly = open
@@ -119,20 +119,12 @@ struct ListTickets: AsyncParsableCommand {
         }
         // Deadline filters: the urgent tickets, narrowed by the other filters, most urgent first.
         let now = Date()
-        let horizon = try horizon(from: now)
-        let urgent = try await store.unresolvedDeadlines(now: now).filter { ticket in
-            guard let headline = ticket.headline else { return false }
-            if headline.state == .breached { return true }
-            return !overdue && (headline.due.map { $0 <= horizon ?? now } ?? false)
-        }
-        filter.limit = Int(Int32.max)
-        let matching = Dictionary(uniqueKeysWithValues: try await store.tickets(filter).map { ($0.id, $0) })
-        let listed = urgent.filter { matching[$0.id] != nil }.prefix(limit)
-        let tickets = personal.apply(to: listed.compactMap { matching[$0.id] })
+        let urgent = try await store.urgentTickets(dueBy: try horizon(from: now) ?? now, now: now, filter: filter)
+            .map { personal.showPersonal ? $0 : $0.maskingPersonalData() }
         if output.json {
-            try Output.json(zip(tickets, listed).map { UrgentTicket(ticket: $0, deadlines: $1) })
+            try Output.json(urgent)
         } else {
-            Output.summaries(tickets, zone: store.identity.timeZone, deadlines: Array(listed))
+            Output.summaries(urgent.map(\.ticket), zone: store.identity.timeZone, deadlines: urgent.map(\.deadlines))
         }
     }
 
@@ -147,12 +139,6 @@ struct ListTickets: AsyncParsableCommand {
     }
 }
 
-/// A ticket in the deadline lists, with its deadlines.
-struct UrgentTicket: Encodable {
-    let ticket: TicketSummary
-    let deadlines: TicketDeadlines
-}
-
 struct SearchTickets: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "search", abstract: "Find tickets containing a text (any language, any substring).")
@@ -163,7 +149,7 @@ struct SearchTickets: AsyncParsableCommand {
     @Argument(help: "The text to look for, e.g. 死机.") var text: String
 
     func run() async throws {
-        let store = try data.openStore()
+        let store = try data.readStore()
         let tickets = personal.apply(to: try await store.search(text))
         if output.json { try Output.json(tickets) } else { Output.summaries(tickets, zone: store.identity.timeZone) }
     }

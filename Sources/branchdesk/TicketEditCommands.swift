@@ -38,9 +38,9 @@ struct UpdateTicket: AsyncParsableCommand {
     @Option var phone: String?
     @Option(help: "What the customer asks for.") var request: String?
     @Option(help: "Facts and reasons as established.") var facts: String?
-    @Option var category: String?
-    @Option var kind: String?
-    @Option var severity: String?
+    @Option(help: "What it is about.") var category: Category?
+    @Option(help: "appeal, claim (compensation) or non-quality.") var kind: ComplaintKind?
+    @Option(help: "1 general, 2 serious or cross-department, 3 major (HQ must act).") var severity: Severity?
     @Option var department: String?
     @Option(help: "The proposed resolution.") var resolution: String?
     @Option(name: .customLong("promised-date"), help: "YYYY-MM-DD.") var promisedDate: String?
@@ -49,7 +49,8 @@ struct UpdateTicket: AsyncParsableCommand {
         var values: [Field: RegisterValue] = [:]
         let typed: [(Field, String?)] = [
             (.title, title), (.customer, customer), (.phone, phone), (.request, request), (.facts, facts),
-            (.category, category), (.kind, kind), (.severity, severity), (.department, department),
+            (.category, category?.rawValue), (.kind, kind?.rawValue), (.severity, severity.map { String($0.rawValue) }),
+            (.department, department),
             (.resolution, resolution), (.promisedDate, promisedDate),
         ]
         for case (let field, let text?) in typed { values[field] = try field.parse(text) }

@@ -1,5 +1,34 @@
 import Foundation
 
+/// Every process the CLI tests start, until it has ended: whatever is left when the test process
+/// exits — a test that failed before stopping its server, an object that leaked — is killed then,
+/// so that no `serve` outlives the suite.
+enum StartedProcesses {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var running: [Int32: Process] = [:]
+    nonisolated(unsafe) private static var installed = false
+
+    static func started(_ process: Process) {
+        lock.withLock {
+            running[process.processIdentifier] = process
+            guard !installed else { return }
+            installed = true
+            atexit { StartedProcesses.killAll() }
+        }
+    }
+
+    static func ended(_ process: Process) {
+        _ = lock.withLock { running.removeValue(forKey: process.processIdentifier) }
+    }
+
+    /// Kills every started process that is still running.
+    static func killAll() {
+        for process in lock.withLock({ Array(running.values) }) where process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+        }
+    }
+}
+
 /// Runs the built `branchdesk` binary in a fresh temporary data directory.
 final class CommandLineRunner {
     struct Result {
@@ -48,6 +77,8 @@ final class CommandLineRunner {
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        StartedProcesses.started(process)
+        defer { StartedProcesses.ended(process) }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.awaitExit()
@@ -81,6 +112,7 @@ final class RunningProcess: @unchecked Sendable {
             self?.lock.withLock { self?.stdout += text }
         }
         try process.run()
+        StartedProcesses.started(process)
     }
 
     deinit { stop() }
@@ -125,6 +157,7 @@ final class RunningProcess: @unchecked Sendable {
     }
 
     func stop() {
+        defer { StartedProcesses.ended(process) }
         output.fileHandleForReading.readabilityHandler = nil
         guard process.isRunning else { return }
         process.terminate()
@@ -139,5 +172,6 @@ extension Process {
     /// in corelibs-foundation when many processes start and end at once, as these tests make them.
     func awaitExit() {
         while isRunning { Thread.sleep(forTimeInterval: 0.005) }
+        StartedProcesses.ended(self)
     }
 }

@@ -1,7 +1,6 @@
+import BranchdeskNode
 import Foundation
 import Testing
-
-@testable import branchdesk
 
 /// The node configuration file: documented keys only, every error with its line, overridden by
 /// environment variables and flags.

@@ -1,7 +1,6 @@
+import BranchdeskNode
 import Foundation
 import Testing
-
-@testable import branchdesk
 
 /// The files an operator copies from `deploy/` stay valid as the code changes.
 @Suite struct DeployFilesTests {

@@ -1,6 +1,7 @@
+import BranchdeskNode
 import Foundation
 import SyncTransport
-@testable import branchdesk
+import SyncWire
 import Testing
 
 /// The oversight commands as people use them: policy, calendar, deadlines, the report, peers, status.

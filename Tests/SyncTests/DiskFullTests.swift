@@ -1,8 +1,9 @@
 import Foundation
 import Replication
 import SyncTransport
-import TestSupport
+import SyncWire
 import Testing
+import TestSupport
 import TicketModel
 import TicketStore
 

@@ -8,6 +8,7 @@ import Testing
 import TestSupport
 import TicketModel
 import TicketStore
+import WireForms
 
 /// The frame and message decoders against bytes no honest peer sends.
 @Suite("Hostile bytes")

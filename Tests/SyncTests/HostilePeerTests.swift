@@ -8,6 +8,7 @@ import Testing
 import TestSupport
 import TicketModel
 import TicketStore
+import WireForms
 
 /// Every refusal is followed by a good branch syncing with the same server: one bad peer never
 /// takes the service down for the others.

@@ -1,8 +1,9 @@
 import Foundation
 import Replication
 import SyncTransport
-import TestSupport
+import SyncWire
 import Testing
+import TestSupport
 import TicketModel
 import TicketStore
 
@@ -24,7 +25,7 @@ struct LinkFaultTests {
         let branch = try company.node("sh-012")
         for index in 1...150 { try await company.openTicket(at: branch, title: "投诉 \(index)") }  // 300 ops
         let server = try await company.serve(hq)
-        let proxy = try await LinkFaultProxy(port: server.server.port)
+        let proxy = try await LinkFaultProxy(port: server.port)
         let viaProxy = HostPort(host: "127.0.0.1", port: proxy.port)
 
         var failures = 0
@@ -49,7 +50,7 @@ struct LinkFaultTests {
         let branch = try company.node("sh-012")
         try await company.openTicket(at: branch, title: "投诉")
         let server = try await company.serve(hq)
-        let proxy = try await LinkFaultProxy(port: server.server.port)
+        let proxy = try await LinkFaultProxy(port: server.port)
         // The branch declares a silent link dead after 2 s; a handshake on busy cores may take longer.
         var settings = company.settings
         settings.deadAfter = .seconds(2)
@@ -78,7 +79,7 @@ struct LinkFaultTests {
         let seconds = Int(ProcessInfo.processInfo.environment["BRANCHDESK_SOAK_SECONDS"] ?? "") ?? 120
         let branches = try ["sh-012", "sh-031", "bj-003"].map { try company.node($0) }
         let server = try await company.serve(hq)
-        let proxy = try await LinkFaultProxy(port: server.server.port)
+        let proxy = try await LinkFaultProxy(port: server.port)
         let viaProxy = HostPort(host: "127.0.0.1", port: proxy.port)
         var sessions: [Task<Void, any Error>] = []
         var feeds: [Task<Void, any Error>] = []

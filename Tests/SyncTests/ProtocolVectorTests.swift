@@ -7,6 +7,7 @@ import SyncWire
 import Testing
 import TestSupport
 import TicketModel
+import WireForms
 
 /// `Protocol/vectors/frames.txt` holds one golden frame per message kind, as another team's
 /// implementation would see them on the wire. Each must decode to the frame built here and

@@ -8,6 +8,7 @@ import Testing
 import TestSupport
 import TicketModel
 import TicketStore
+import WireForms
 
 @Suite("Certificates, limits, restore and confidentiality")
 struct SecurityTests {

@@ -1,3 +1,4 @@
+import BranchdeskNode
 import Foundation
 import Logging
 import NIOCore
@@ -10,6 +11,7 @@ import SyncWire
 import TestSupport
 import TicketModel
 import TicketStore
+import WireForms
 
 /// A company on loopback: a CA in a temporary folder, nodes with real certificates and stores,
 /// and an HQ server on 127.0.0.1 with an ephemeral port. Timers are short so that dead links and
@@ -58,22 +60,20 @@ final class Company: @unchecked Sendable {
     }
 
     /// A running server; `stop()` cancels it and waits until every session closed.
+    /// A node served through the composition root, as `branchdesk serve` serves it.
     struct RunningServer {
-        let server: SyncServer
+        let node: ServedNode
         let task: Task<Void, any Error>
-        let feed: ChangeFeed
-        let feedTask: Task<Void, any Error>
-        var address: HostPort { HostPort(host: "127.0.0.1", port: server.port) }
+        var port: Int { node.syncAddress?.port ?? 0 }
+        var address: HostPort { HostPort(host: "127.0.0.1", port: port) }
+        var feed: ChangeFeed { node.feed }
 
         func stop() async {
             task.cancel()
-            feedTask.cancel()
             _ = await task.result
-            _ = await feedTask.result
         }
     }
 
-    /// Server settings with a short handshake timeout and dead-link detection, for the tests of those.
     var impatient: SyncSettings {
         var settings = settings
         settings.handshakeTimeout = .seconds(2)
@@ -82,12 +82,22 @@ final class Company: @unchecked Sendable {
     }
 
     func serve(_ node: Node, port: Int = 0, settings: SyncSettings? = nil) async throws -> RunningServer {
-        let feed = ChangeFeed(store: node.store, pollInterval: .milliseconds(10))
-        let server = try await SyncServer.bind(
-            HostPort(host: "127.0.0.1", port: port), store: node.store, certificates: node.certificates,
-            settings: settings ?? self.settings, feed: feed, logger: logger)
-        return RunningServer(
-            server: server, task: Task { try await server.run() }, feed: feed, feedTask: Task { try await feed.run() })
+        var configuration = NodeConfiguration(dataDirectory: node.directory)
+        configuration.listen = HostPort(host: "127.0.0.1", port: port)
+        configuration.sync = settings ?? self.settings
+        configuration.changePollInterval = .milliseconds(10)
+        let served = try await ServedNode.start(configuration, store: node.store, logger: logger)
+        return RunningServer(node: served, task: Task { try await served.run() })
+    }
+
+    /// A branch served as `serve` serves it: a live session to HQ at `hq`, redialled with backoff.
+    func serveBranch(_ node: Node, hq: HostPort) async throws -> RunningServer {
+        var configuration = NodeConfiguration(dataDirectory: node.directory)
+        configuration.hq = hq
+        configuration.sync = settings
+        configuration.changePollInterval = .milliseconds(10)
+        let served = try await ServedNode.start(configuration, store: node.store, logger: logger)
+        return RunningServer(node: served, task: Task { try await served.run() })
     }
 
     func dialler(_ node: Node, to address: HostPort, feed: ChangeFeed? = nil) -> SyncDialler {

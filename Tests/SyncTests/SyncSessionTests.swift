@@ -2,8 +2,9 @@ import Foundation
 import Replication
 import Synchronization
 import SyncTransport
-import TestSupport
+import SyncWire
 import Testing
+import TestSupport
 import TicketModel
 import TicketStore
 
@@ -62,6 +63,12 @@ struct SyncSessionTests {
         // HQ's status counts only the ops of each branch's scope: Minhang's are not owed to Pudong.
         let status = try await hq.store.status(now: Date())
         #expect(status.peers.map(\.opsToSend) == [0, 0] && status.peers.allSatisfy { $0.troubles.isEmpty }, "\(status.peers)")
+        // And no branch counts HQ as owing it another branch's ops: HQ's hello and acks show a
+        // branch only the origins of its scope.
+        for branch in [pudong, minhang] {
+            let own = try await branch.store.status(now: Date())
+            #expect(own.peers.map(\.opsToReceive) == [0] && own.peers.allSatisfy { $0.troubles.isEmpty }, "\(own.peers)")
+        }
         await server.stop()
     }
 
@@ -118,9 +125,7 @@ struct SyncSessionTests {
         let hq = try company.node("hq", role: .hq)
         let branch = try company.node("sh-012")
         let server = try await company.serve(hq)
-        let feed = ChangeFeed(store: branch.store, pollInterval: .milliseconds(10))
-        let feedTask = Task { try await feed.run() }
-        let link = Task { try await company.dialler(branch, to: server.address, feed: feed).run() }
+        let live = try await company.serveBranch(branch, hq: server.address)
         try await eventually("the branch going live") { try await branch.store.peers().first?.state == .live }
 
         let number = try await company.openTicket(at: branch, title: "门店空调漏水")
@@ -144,10 +149,7 @@ struct SyncSessionTests {
         try await eventually("HQ receiving the edit made while it was down") {
             try await hq.store.tickets(TicketFilter()).count == 2
         }
-        link.cancel()
-        feedTask.cancel()
-        _ = await link.result
-        _ = await feedTask.result
+        await live.stop()
         await back.stop()
     }
 }
@@ -156,6 +158,6 @@ extension Company.RunningServer {
     /// Stops the server and returns the port it had, now closed.
     func stoppedPort() async -> Int {
         await stop()
-        return server.port
+        return port
     }
 }

@@ -86,8 +86,10 @@ import TicketStore
         #expect(deadlines.branch == "sh-031")
         #expect(deadlines.deadlines.map(\.state) == [.breached, .breached])
         #expect(deadlines.deadlines.map(\.breachedBy) == ["sh-031 (李四)", "sh-031 (李四)"])
-        let overdue = try await hq.unresolvedDeadlines(now: Self.utc("2026-12-01T00:00:00Z"))
-        #expect(overdue.map(\.number) == [ticket.number])
+        let now = Self.utc("2026-12-01T00:00:00Z")
+        let overdue = try await hq.urgentTickets(dueBy: now, now: now, filter: TicketFilter())
+        #expect(overdue.map(\.deadlines.number) == [ticket.number])
+        #expect(overdue.first?.deadlines.deadlines.map(\.breachedBy) == ["sh-031 (李四)", "sh-031 (李四)"])
     }
 
     @Test func waitingForTheCustomerStopsTheResolutionClock() async throws {

@@ -1,11 +1,11 @@
 import Foundation
 import GRDB
 import Replication
-import SyncWire
-import TestSupport
 import Testing
+import TestSupport
 import TicketModel
 @testable import TicketStore
+import WireForms
 
 @Suite struct StoredFormTests {
     /// A branch with a conflict, tags, entries and a transfer between two nodes.

@@ -1,4 +1,4 @@
-import SyncWire
+import WireForms
 
 /// The protocol versions this build speaks. The protocol version is independent of the package
 /// version: it changes only when the wire contract in `Protocol/SYNC.md` changes.
@@ -6,11 +6,13 @@ public enum SyncProtocol {
     public static let versions: ClosedRange<UInt32> = 1...1
     /// Sent in the hello, for the peer's logs only.
     public static let software = "branchdesk 0.3.0"
+    /// The most ops one batch may hold (SYNC.md §4): a receiver refuses a larger batch.
+    public static let maxBatchOps = 5_000
 }
 
 /// The tunables of sync sessions. The defaults suit a branch network over WAN links.
 public struct SyncSettings: Sendable {
-    /// Ops per batch; the receiver refuses batches above `NodeStore.maxBatchOps`.
+    /// Ops per batch; the receiver refuses batches above `SyncProtocol.maxBatchOps`.
     public var batchOps = 500
     /// Batches a sender may have unacknowledged at once (backpressure).
     public var window = 4
@@ -39,7 +41,7 @@ public struct SyncSettings: Sendable {
     public init() {}
 
     /// How often a session checks its timers.
-    var tickInterval: Duration { min(heartbeatInterval, deadAfter / 4, handshakeTimeout / 4) }
+    public var tickInterval: Duration { min(heartbeatInterval, deadAfter / 4, handshakeTimeout / 4) }
 }
 
 /// Exponential backoff with full jitter: attempt n waits a uniformly random time in

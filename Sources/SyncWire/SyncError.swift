@@ -1,7 +1,7 @@
-import SyncWire
+import WireForms
 
 /// Why a sync session ended before it finished, said for the admin.
-public struct SyncError: Error, Sendable, CustomStringConvertible {
+public struct SyncError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Kind: Sendable, Equatable {
         /// One side refused the other: certificate, identity, protocol version or authorisation.
         case refused
@@ -19,7 +19,7 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
     /// starts its backoff over).
     public internal(set) var hadSynced = false
     /// Whether the session already recorded this failure in the peer's record.
-    var recorded = false
+    public internal(set) var recorded = false
 
     public init(_ kind: Kind, _ message: String) {
         self.kind = kind
@@ -29,7 +29,7 @@ public struct SyncError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 
     /// The kind of a wire error code, whichever side detected it.
-    static func kind(of code: Branchdesk_Sync_V1_ErrorCode) -> Kind {
+    public static func kind(of code: Branchdesk_Sync_V1_ErrorCode) -> Kind {
         switch code {
         case .unsupportedVersion, .identityMismatch, .unauthorized: .refused
         case .shuttingDown, .internal: .linkLost

@@ -1,3 +1,5 @@
+
+
 /// A protocol violation or unusable frame. It closes the one connection it happened on.
 public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The code sent to the peer in the error frame.

@@ -1,14 +1,14 @@
 import Foundation
 import Logging
-import SyncTransport
+import SyncWire
 
 /// A node's configuration file: one `key = value` per line (a flat subset of TOML: strings in
 /// double quotes or bare, integers, `#` comments). Every key may be overridden by its
 /// environment variable (`BRANCHDESK_` and the key in capitals), and that by its command-line flag.
 /// Unknown keys, repeated keys and bad values are refused with the file and line.
-struct ConfigFile: Equatable {
+public struct ConfigFile: Equatable, Sendable {
     /// The keys a configuration file may hold.
-    enum Key: String, CaseIterable, Sendable {
+    public enum Key: String, CaseIterable, Sendable {
         case data
         case listen
         case hq
@@ -21,39 +21,23 @@ struct ConfigFile: Equatable {
         case maxConnections = "max_connections"
         case maxDatabaseMiB = "max_database_mib"
 
-        var environmentVariable: String { "BRANCHDESK_" + rawValue.uppercased() }
-
-        /// What the key sets, for `branchdesk serve --help` and the example files.
-        var meaning: String {
-            switch self {
-            case .data: "the node's data directory (--data)"
-            case .listen: "HOST:PORT where the node accepts peers (--listen; HQ's default 0.0.0.0:7420)"
-            case .hq: "HOST:PORT of headquarters, for a branch (overrides the address given to 'init --hq')"
-            case .metrics: "HOST:PORT serving /metrics (Prometheus) and /health over HTTP (--metrics; off by default)"
-            case .logLevel: "trace, debug, info, notice, warning, error or critical (--log-level)"
-            case .batchOps: "ops per sync batch, 1 to 5000 (default 500)"
-            case .window: "sync batches unacknowledged at once, 1 to 64 (default 4)"
-            case .heartbeatSeconds: "seconds of quiet before a heartbeat (default 5)"
-            case .deadAfterSeconds: "seconds of silence before a link is declared dead (default 20)"
-            case .maxConnections: "connections a listening node holds at once (default 2048)"
-            case .maxDatabaseMiB: "the size in MiB the database may not grow past while serving: writes beyond fail cleanly (default: none)"
-            }
-        }
+        public var environmentVariable: String { "BRANCHDESK_" + rawValue.uppercased() }
     }
 
-    let path: String
-    private(set) var values: [Key: String] = [:]
+    /// The file, for messages.
+    public let path: String
+    public private(set) var values: [Key: String] = [:]
     private var lines: [Key: Int] = [:]
 
     /// Reads and checks the file at `path`.
-    init(path: String) throws(ConfigError) {
+    public init(path: String) throws(ConfigError) {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigError("cannot read the configuration file \(path): check the path given to --config or BRANCHDESK_CONFIG")
         }
         try self.init(parsing: String(decoding: data, as: UTF8.self), path: path)
     }
 
-    init(parsing text: String, path: String) throws(ConfigError) {
+    public init(parsing text: String, path: String) throws(ConfigError) {
         self.path = path
         for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let number = index + 1
@@ -78,9 +62,11 @@ struct ConfigFile: Equatable {
     }
 
     /// The setting of `key`: the flag if given, else its environment variable, else the file's.
-    static func resolve(_ key: Key, flag: String?, file: ConfigFile?) throws(ConfigError) -> String? {
+    static func resolve(
+        _ key: Key, flag: String?, file: ConfigFile?, environment: [String: String]
+    ) throws(ConfigError) -> String? {
         if let flag { return flag }
-        if let environment = ProcessInfo.processInfo.environment[key.environmentVariable], !environment.isEmpty {
+        if let environment = environment[key.environmentVariable], !environment.isEmpty {
             try check(key, environment, at: key.environmentVariable)
             return environment
         }
@@ -161,8 +147,8 @@ extension ConfigFile.Key {
 }
 
 /// A configuration that cannot be used: names the file and line (or variable) and what to do.
-struct ConfigError: Error, CustomStringConvertible {
-    let message: String
-    init(_ message: String) { self.message = message }
-    var description: String { message }
+public struct ConfigError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
 }

@@ -1,5 +1,5 @@
-import SwiftProtobuf
 import Replication
+import SwiftProtobuf
 import TicketModel
 
 /// Conversions between the merge core's ops and their wire form. Decoding checks every value a

@@ -1,10 +1,10 @@
 import Foundation
-import SyncTransport
 import Synchronization
+import SyncWire
 
 /// A one-line progress bar for `sync --once` on a terminal: ops moved of those each side lacked,
 /// and the rate. Redrawn at most ten times a second; cleared when the round ends.
-final class ProgressBar: Sendable {
+public final class ProgressBar: Sendable {
     private struct State {
         var lastDrawn: ContinuousClock.Instant?
         var drawn = false
@@ -14,7 +14,9 @@ final class ProgressBar: Sendable {
     private let state = Mutex(State())
 
     /// Shows `progress`, unless the last redraw was under 100 ms ago.
-    func update(_ progress: SyncProgress) {
+    public init() {}
+
+    public func update(_ progress: SyncProgress) {
         let now = ContinuousClock.now
         let line: String? = state.withLock { state in
             if let last = state.lastDrawn, now - last < .milliseconds(100) { return nil }
@@ -26,7 +28,7 @@ final class ProgressBar: Sendable {
     }
 
     /// Clears the bar, so that the summary or the error prints on a clean line.
-    func finish() {
+    public func finish() {
         let drawn = state.withLock { state in
             defer { state.drawn = false }
             return state.drawn
@@ -35,7 +37,7 @@ final class ProgressBar: Sendable {
     }
 
     /// `[########------------]  40% 4,000/10,000 ops  2,000 ops/s  sent 0/0 received 4,000/10,000`.
-    static func line(_ progress: SyncProgress, elapsed: Duration, width: Int = 24) -> String {
+    public static func line(_ progress: SyncProgress, elapsed: Duration, width: Int = 24) -> String {
         let done = progress.opsSent + progress.opsReceived
         let total = max(progress.opsToSend + progress.opsToReceive, done)
         let fraction = total == 0 ? 1 : Double(done) / Double(total)

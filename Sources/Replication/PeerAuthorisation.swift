@@ -1,10 +1,7 @@
-import Foundation
-import GRDB
-import Replication
 import TicketModel
 
 /// The rights a peer's certificate grants, and what the peer is known to hold.
-public struct PeerGrant: Sendable {
+public struct PeerGrant: Sendable, Equatable {
     public let nodeID: NodeID
     public let role: NodeRole
     /// The ops the peer has acknowledged holding (its hello vector, then its acks).
@@ -18,14 +15,29 @@ public struct PeerGrant: Sendable {
 }
 
 /// A batch refused because one op is outside the sending peer's rights; nothing of it is applied.
-public struct AuthorisationRefusal: Error, Sendable, CustomStringConvertible {
+public struct AuthorisationRefusal: Error, Sendable, Equatable, CustomStringConvertible {
     public let op: OpID
     public let rule: String
+
+    public init(op: OpID, rule: String) {
+        self.op = op
+        self.rule = rule
+    }
 
     public var description: String { "op \(op.origin)#\(op.seq) refused: \(rule); the batch was refused and nothing of it applied" }
 }
 
-/// The receiver's rules, checked for every op of a batch inside the transaction that applies it:
+/// What the authorisation rules read of the receiving replica, inside the transaction that applies
+/// the batch. Each store gives its own.
+public protocol AuthorisationLookup {
+    /// The ticket's committed document; nil if no op of it was applied here.
+    mutating func document(_ id: TicketID) throws -> TicketDocument?
+    /// An op this replica holds; nil if it holds none with that id.
+    mutating func op(_ id: OpID) throws -> Op?
+}
+
+/// The receiver's rules, checked for every op of a batch inside the transaction that applies it,
+/// by every store alike:
 ///
 /// - HQ may write anything, and only HQ writes the company settings (policy, calendar).
 /// - A branch may push only ops it made itself, only for tickets it handles (opened there, or
@@ -33,17 +45,16 @@ public struct AuthorisationRefusal: Error, Sendable, CustomStringConvertible {
 /// - One grace: an edit of a ticket the branch handled until HQ transferred it away is accepted
 ///   while the branch has not yet received that transfer. The branch made it in good faith, and
 ///   since its later ops cannot skip it, refusing it would stop the branch's sync for good.
-struct PeerAuthorisation {
-    let grant: PeerGrant
-    private let documents: DocumentCache
+public struct PeerAuthorisation {
+    public let grant: PeerGrant
     private var owners: [TicketID: TicketDocument?] = [:]
 
-    init(_ grant: PeerGrant, documents: DocumentCache) {
+    public init(_ grant: PeerGrant) {
         self.grant = grant
-        self.documents = documents
     }
 
-    mutating func check(_ batch: [Op], _ db: Database) throws {
+    /// Throws for the first op of `batch` outside the grant.
+    public mutating func check(_ batch: [Op], in lookup: inout some AuthorisationLookup) throws {
         guard grant.role == .branch else { return }
         for op in batch {
             guard op.id.origin == grant.nodeID else {
@@ -56,12 +67,12 @@ struct PeerAuthorisation {
             if op.ticket == .companySettings {
                 throw AuthorisationRefusal(op: op.id, rule: "only HQ sets the company's service-level policy and calendar")
             }
-            try checkTicket(of: op, db)
+            try checkTicket(of: op, &lookup)
         }
     }
 
-    private mutating func checkTicket(of op: Op, _ db: Database) throws {
-        if owners[op.ticket] == nil { owners[op.ticket] = try documents.document(op.ticket, db) }
+    private mutating func checkTicket(of op: Op, _ lookup: inout some AuthorisationLookup) throws {
+        if owners[op.ticket] == nil { owners[op.ticket] = try lookup.document(op.ticket) }
         guard let document = owners[op.ticket] ?? nil else {
             // A ticket this node has not seen: the branch may only be opening one of its own.
             guard op.ticket.origin == grant.nodeID else {
@@ -70,7 +81,7 @@ struct PeerAuthorisation {
             return
         }
         if document.owner == grant.nodeID { return }
-        if try transferNotYetReceived(document, db) { return }
+        if try transferNotYetReceived(document, &lookup) { return }
         throw AuthorisationRefusal(
             op: op.id,
             rule: "ticket \(document.intake?.number ?? op.ticket.description) is handled by \(document.owner), not \(grant.nodeID)")
@@ -78,14 +89,15 @@ struct PeerAuthorisation {
 
     /// Whether the ticket's current transfer is one the branch has not received, and the branch
     /// handled the ticket before it.
-    private func transferNotYetReceived(_ document: TicketDocument, _ db: Database) throws -> Bool {
+    private func transferNotYetReceived(_ document: TicketDocument, _ lookup: inout some AuthorisationLookup) throws -> Bool {
         guard let register = document.registers[.branch],
             register.frontierIDs.contains(where: { !grant.holds.contains($0) })
         else { return false }
         if document.id.origin == grant.nodeID { return true }
         for id in register.seen {
-            let op = try NodeStore.storedOp(id, db)
-            for case .write(.branch, let value, _) in op?.changes ?? [] where value.text == grant.nodeID.rawValue { return true }
+            for case .write(.branch, let value, _) in try lookup.op(id)?.changes ?? [] where value.text == grant.nodeID.rawValue {
+                return true
+            }
         }
         return false
     }

@@ -1,0 +1,63 @@
+import TicketModel
+
+/// How the link to a peer stands, as the running node last recorded it.
+public enum PeerState: String, Sendable, Codable {
+    /// Handshaking or catching up.
+    case connecting
+    /// Caught up both ways; new ops flow as they commit.
+    case live
+    /// The last session ended; the dialler waits before it tries again.
+    case backingOff = "backing-off"
+    /// The peer refused us or we refused it (certificate, identity, version, authorisation).
+    case refused
+    /// No session and none being attempted (the node stopped, or a one-off sync ended).
+    case offline
+}
+
+/// The replication state of one peer, for the admin.
+public struct PeerRecord: Sendable, Equatable, Encodable {
+    public var nodeID: NodeID
+    public var role: NodeRole
+    /// The address this node dials, or the address the peer last connected from.
+    public var address: String?
+    public var state: PeerState
+    /// Unix milliseconds since the state was entered.
+    public var stateSince: UInt64
+    /// Unix milliseconds of the last time both sides held each other's ops.
+    public var lastSyncAt: UInt64?
+    /// What this node has sent the peer (the peer's vector plus the batches in flight).
+    public var sentVector: VersionVector
+    /// What the peer acknowledged having committed.
+    public var ackedVector: VersionVector
+    public var lastError: String?
+    public var lastErrorAt: UInt64?
+    /// Sessions with this peer that ended in a refusal, either way (certificate, identity,
+    /// version, authorisation).
+    public var refusals: UInt64 = 0
+
+    public init(nodeID: NodeID, role: NodeRole, address: String?, state: PeerState, stateSince: UInt64) {
+        self.nodeID = nodeID
+        self.role = role
+        self.address = address
+        self.state = state
+        self.stateSince = stateSince
+        sentVector = VersionVector()
+        ackedVector = VersionVector()
+    }
+}
+
+extension PeerRecord {
+    /// Ops this node holds that the peer has not acknowledged, of the origins it sends the peer
+    /// (all when nil): a branch sends its own, HQ a branch's replica scope.
+    public func opsWaitingToSend(from local: VersionVector, only origins: Set<NodeID>?) -> UInt64 {
+        local.seqs.reduce(0) { sum, entry in
+            guard origins?.contains(entry.key) ?? true else { return sum }
+            return sum + (entry.value > ackedVector[entry.key] ? entry.value - ackedVector[entry.key] : 0)
+        }
+    }
+
+    /// Ops the peer last said it holds and this node lacks.
+    public func opsWaitingToReceive(into local: VersionVector) -> UInt64 {
+        ackedVector.seqs.reduce(0) { sum, entry in sum + (entry.value > local[entry.key] ? entry.value - local[entry.key] : 0) }
+    }
+}
