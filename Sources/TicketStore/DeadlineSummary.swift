@@ -13,10 +13,26 @@ import TicketModel
 /// It is derived data: rebuilt whole, with this build's rules, after a migration that adds or
 /// changes it (`DerivedData`).
 enum DeadlineSummary {
-    /// Summarises `documents` (the tickets a transaction changed) under the settings in force.
+    /// Whether `change` may move a deadline or its summary: what `TicketTimeline` and the policy
+    /// read (the receipt, the stage, the first contact, waits for the customer, severity,
+    /// departments) and the branch whose calendar judges it. Notes, other fields and escalations
+    /// do not, and a transaction of only those leaves the summary alone.
+    static func depends(on change: Change) -> Bool {
+        switch change {
+        case .intake, .status: true
+        case .write(let field, _, _): field == .branch || field == .severity || field == .department
+        case .escalation: false
+        case .entry(let entry): entry.kind == .contact || entry.kind == .reply || entry.kind == .rejection
+        case .add(let set, let element), .remove(let set, let element, _):
+            set == .departments || (set == .tags && element == Tag.waitingForCustomer)
+        }
+    }
+
+    /// Summarises `documents` (the tickets a transaction changed in what their deadlines depend
+    /// on) under the settings in force; all open tickets when the settings themselves changed.
     static func refresh(_ documents: [TicketDocument], _ db: Database) throws {
-        let opened = documents.filter { $0.intake != nil }
         if documents.contains(where: { $0.id == .companySettings }) { return try refreshOpen(db) }
+        let opened = documents.filter { $0.intake != nil }
         guard !opened.isEmpty else { return }
         let settings = try NodeStore.companySettings(db)
         for document in opened { try refresh(document, settings: settings, db) }

@@ -21,6 +21,8 @@ struct MergeTransaction {
     private var before: [TicketID: TicketDocument] = [:]
     /// The origins of the ops applied to each touched ticket, for the replica scope of its owner.
     private var origins: [TicketID: Set<NodeID>] = [:]
+    /// The tickets whose deadlines an op may have moved (`DeadlineSummary.depends(on:)`).
+    private var deadlinesMoved: Set<TicketID> = []
     /// The highest seq applied per origin, written to the version vector at `finish()`.
     private var applied: [NodeID: UInt64] = [:]
 
@@ -58,6 +60,7 @@ struct MergeTransaction {
         documents[op.ticket] = document
         if origins[op.ticket] == nil { touched.append(op.ticket) }
         origins[op.ticket, default: []].insert(op.id.origin)
+        if op.changes.contains(where: DeadlineSummary.depends(on:)) { deadlinesMoved.insert(op.ticket) }
         for record in entries { try insert(record, ticket: op.ticket) }
     }
 
@@ -71,7 +74,7 @@ struct MergeTransaction {
         }
         let saved = touched.compactMap { documents[$0] }
         for document in saved { try save(document, before: before[document.id]) }
-        try DeadlineSummary.refresh(saved, db)
+        try DeadlineSummary.refresh(saved.filter { $0.id == .companySettings || deadlinesMoved.contains($0.id) }, db)
         cache.storeAfterCommit(saved, db)
     }
 
