@@ -132,8 +132,9 @@ extension NodeStore {
         of document: TicketDocument, settings: CompanySettings, now: Date, _ db: Database
     ) throws -> (deadlines: TicketDeadlines, timeline: TicketTimeline) {
         let id = document.id
-        let ops = try Row.fetchAll(db, sql: "SELECT * FROM op WHERE ticket = ? ORDER BY hlc, origin, seq", arguments: [id.description])
-            .map(op(from:))
+        let ops = try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT * FROM op WHERE ticket = ? ORDER BY hlc, origin, seq"), arguments: [id.description]
+        ).map(op(from:))
         let timeline = TicketTimeline(document: document, ops: ops)
         let branch = document.owner.rawValue
         let deadlines = TicketDeadlines(

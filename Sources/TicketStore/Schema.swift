@@ -178,7 +178,10 @@ enum Schema {
                         resolutionMetAt INTEGER,
                         openDue INTEGER
                     ) WITHOUT ROWID;
-                    CREATE INDEX deadlineSummary_open ON deadlineSummary (openDue) WHERE openDue IS NOT NULL;
+                    CREATE INDEX deadlineSummary_open ON deadlineSummary (openDue, branch) WHERE openDue IS NOT NULL;
+                    -- status counts the tickets and the open ones from this index, not from the rows
+                    -- (which hold the documents: a scan of them reads the whole table).
+                    CREATE INDEX ticket_stage ON ticket (opened, stage);
                     """)
             try DerivedData.mark(.deadlines, db)
         }
