@@ -133,8 +133,10 @@ public struct SessionStateMachine: Sendable {
     public mutating func receiveHello(
         _ hello: Branchdesk_Sync_V1_Hello, certificate: Result<CertificateIdentity, WireError>, now: SessionTime
     ) -> [SessionAction] {
-        guard case .awaitingHello = phase else {
-            return refuse(WireError(.unexpectedMessage, "a second hello in one session"), now)
+        switch phase {
+        case .awaitingHello: break
+        case .leaving, .ended: return []
+        case .admitting, .syncing: return refuse(WireError(.unexpectedMessage, "a second hello in one session"), now)
         }
         lastHeardAt = now.monotonic
         let peer: CertificateIdentity

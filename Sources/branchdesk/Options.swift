@@ -78,7 +78,7 @@ extension Severity: ExpressibleByArgument {}
 extension Stage: ExpressibleByArgument {}
 extension Transition: ExpressibleByArgument {}
 extension NodeRole: ExpressibleByArgument {}
-extension Logger.Level: ExpressibleByArgument {}
+extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 extension HostPort: ExpressibleByArgument {
     public init?(argument: String) { self.init(argument) }

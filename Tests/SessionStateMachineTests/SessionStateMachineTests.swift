@@ -525,7 +525,7 @@ func vector(_ entries: [String: UInt64]) -> VersionVector {
         var session = Self.session(in: phase)
         let frame = Self.frames[frameIndex]
         let actions: [SessionAction]
-        if case .hello(let hello) = frame.body, !session.machine.isSyncing, phase == .awaitingHello {
+        if case .hello(let hello) = frame.body, !session.machine.isSyncing {
             actions = session.machine.receiveHello(hello, certificate: .success(Harness.branchCertificate), now: session.clock)
         } else {
             actions = session.machine.receive(frame, now: session.clock)

@@ -17,6 +17,12 @@ import TicketStore
         withExtendedLifetime(folder) {}
     }
 
+    @Test func everyClauseOfTheContractHasItsOwnName() {
+        let names = ReplicaStoreContract.clauses.map(\.name)
+        #expect(names.count >= 10)
+        #expect(Set(names).count == names.count, "a clause named twice hides one of them in the report")
+    }
+
     @Test(arguments: ReplicaStoreContract.clauses)
     func theInMemoryStoreKeepsTheContract(_ clause: ReplicaStoreContract.Clause) async throws {
         try await clause.check { identity, clock in try NodeStore.inMemory(identity: identity, clock: clock) }
