@@ -32,6 +32,9 @@ struct SyncSessionTests {
         #expect(first.opsSent == 10)
         _ = try await company.dialler(minhang, to: server.address).syncOnce()
         #expect(try await hq.store.tickets(TicketFilter()).count == 10)
+        // Minhang's round was acknowledged by an HQ holding Pudong's ops: still HQ owes it nothing.
+        let owed = try await minhang.store.status(now: Date()).peers
+        #expect(owed.map(\.opsToReceive) == [0] && owed.allSatisfy { $0.troubles.isEmpty }, "\(owed)")
 
         // HQ escalates and reassigns a Pudong ticket; the branches receive it with their next round.
         let number = try await pudong.store.tickets(TicketFilter()).first!.number
