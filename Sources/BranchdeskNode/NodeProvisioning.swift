@@ -14,10 +14,8 @@ public enum NodeProvisioning {
     public static func create(
         in directory: String, identity: NodeIdentity, certificates: String?, hq: HostPort?
     ) async throws -> NodeStore {
-        guard !FileManager.default.fileExists(atPath: NodeStore.databasePath(in: directory)) else {
-            throw StoreError(
-                .alreadyANode, "\(directory) already holds a Branchdesk node; refusing to overwrite it (choose another --data folder)")
-        }
+        // Before the certificates: those of an existing node are not to be overwritten either.
+        try NodeStore.refuseExistingNode(in: directory)
         return try await allOrNothing(in: directory) {
             if let certificates {
                 try NodeCertificates.install(from: certificates, nodeID: identity.nodeID, role: identity.role, into: directory)

@@ -23,6 +23,9 @@ public struct Op: Hashable, Codable, Sendable {
     /// The most an op's changes may take, encoded: one edit carries at most this much text, so
     /// that every op fits in a sync frame with room to spare.
     public static let maxChangesBytes = 256 * 1024
+    /// The most ops one batch may hold, on the wire (SYNC.md §4) and in one apply: it bounds how
+    /// long a remote batch holds the write lock.
+    public static let maxBatchCount = 5_000
 
     public let id: OpID
     public let hlc: HLCTimestamp

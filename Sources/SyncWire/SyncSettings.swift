@@ -1,3 +1,4 @@
+import Replication
 import WireForms
 
 /// The protocol versions this build speaks. The protocol version is independent of the package
@@ -7,7 +8,7 @@ public enum SyncProtocol {
     /// Sent in the hello, for the peer's logs only.
     public static let software = "branchdesk 0.3.0"
     /// The most ops one batch may hold (SYNC.md §4): a receiver refuses a larger batch.
-    public static let maxBatchOps = 5_000
+    public static let maxBatchOps = Op.maxBatchCount
 }
 
 /// The tunables of sync sessions. The defaults suit a branch network over WAN links.

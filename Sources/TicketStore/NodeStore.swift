@@ -11,7 +11,7 @@ public final class NodeStore: Sendable {
     /// The database file inside a node's data directory.
     public static let fileName = "branchdesk.sqlite"
     /// The most ops one remote batch may hold: bounds how long a batch blocks local writers.
-    public static let maxBatchOps = 5_000
+    public static let maxBatchOps = Op.maxBatchCount
 
     public let identity: NodeIdentity
     /// Where the database lives, for messages (":memory:" for an in-memory store).
@@ -47,12 +47,8 @@ public final class NodeStore: Sendable {
         identity: NodeIdentity,
         clock: any WallClock = SystemClock()
     ) throws -> NodeStore {
+        try refuseExistingNode(in: directory)
         let path = databasePath(in: directory)
-        guard !FileManager.default.fileExists(atPath: path) else {
-            throw StoreError(
-                .alreadyANode,
-                "\(directory) already holds a Branchdesk node; refusing to overwrite it (choose another --data folder)")
-        }
         do {
             // Tickets hold customers' names and phone numbers: the node's folder is its owner's only.
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -170,6 +166,14 @@ public final class NodeStore: Sendable {
 
     public static func databasePath(in directory: String) -> String {
         URL(fileURLWithPath: directory).appendingPathComponent(fileName).path
+    }
+
+    /// Throws when `directory` already holds a node: nothing may overwrite one.
+    public static func refuseExistingNode(in directory: String) throws {
+        guard !FileManager.default.fileExists(atPath: databasePath(in: directory)) else {
+            throw StoreError(
+                .alreadyANode, "\(directory) already holds a Branchdesk node; refusing to overwrite it (choose another --data folder)")
+        }
     }
 
     /// Removes the database of `directory` with its WAL files: what undoes a node set up halfway.
