@@ -22,9 +22,10 @@ declare -A released=(
     [schema-v3-restore]=7f23b1e
     [schema-v4-stored-forms]=d52f658
     [schema-v5-replica-scope]=dca5384
+    [schema-v6-deadline-summary]=82d3612
 )
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(schema-v1 schema-v2-sync schema-v3-restore schema-v4-stored-forms schema-v5-replica-scope)
+[ ${#names[@]} -gt 0 ] || names=(schema-v1 schema-v2-sync schema-v3-restore schema-v4-stored-forms schema-v5-replica-scope schema-v6-deadline-summary)
 
 [ -d "$work" ] || git worktree add --detach "$work" "${released[${names[0]}]}"
 

@@ -16,3 +16,8 @@ public struct NodeIdentity: Sendable, Equatable, Codable {
         self.timeZone = timeZone
     }
 }
+
+extension NodeIdentity {
+    /// Whether this node may change a ticket handled by `node`: HQ any, a branch its own.
+    public func mayChange(ticketHandledBy node: String) -> Bool { role == .hq || node == nodeID.rawValue }
+}

@@ -39,7 +39,9 @@ public protocol AuthorisationLookup {
 /// The receiver's rules, checked for every op of a batch inside the transaction that applies it,
 /// by every store alike:
 ///
-/// - HQ may write anything, and only HQ writes the company settings (policy, calendar).
+/// - No op may carry a control character in its text (`TypedText`).
+/// - HQ may write anything else, and only HQ writes the company settings (policy, calendar) and
+///   decisions with HQ's authority (the approval of a major complaint).
 /// - A branch may push only ops it made itself, only for tickets it handles (opened there, or
 ///   transferred to it by HQ), and may not transfer tickets.
 /// - One grace: an edit of a ticket the branch handled until HQ transferred it away is accepted
@@ -55,6 +57,9 @@ public struct PeerAuthorisation {
 
     /// Throws for the first op of `batch` outside the grant.
     public mutating func check(_ batch: [Op], in lookup: inout some AuthorisationLookup) throws {
+        for op in batch {
+            if let forbidden = op.forbiddenText { throw AuthorisationRefusal(op: op.id, rule: forbidden) }
+        }
         guard grant.role == .branch else { return }
         for op in batch {
             guard op.id.origin == grant.nodeID else {
@@ -63,6 +68,9 @@ public struct PeerAuthorisation {
             }
             if op.changes.contains(where: { if case .write(.branch, _, _) = $0 { true } else { false } }) {
                 throw AuthorisationRefusal(op: op.id, rule: "only HQ may transfer a ticket to another branch")
+            }
+            if op.changes.contains(where: { if case .write(.approval, .approval(let record), _) = $0 { record.authority == .hq } else { false } }) {
+                throw AuthorisationRefusal(op: op.id, rule: "a branch may not record a decision with HQ's authority")
             }
             if op.ticket == .companySettings {
                 throw AuthorisationRefusal(op: op.id, rule: "only HQ sets the company's service-level policy and calendar")

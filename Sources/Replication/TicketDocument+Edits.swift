@@ -5,8 +5,11 @@ import TicketModel
 /// Validation happens here, where the edit is made, against the replica's current state; the
 /// merge (`apply`) never validates, so remote ops cannot be refused for local reasons.
 extension TicketDocument {
-    /// The changes of the op that opens a ticket.
-    public static func opening(_ draft: TicketDraft, number: String, receivedAt: Int64) -> [Change] {
+    /// The changes of the op that opens a ticket, recording the versions of the company's policy
+    /// and calendar in force here (op ids, "" for the standard ones).
+    public static func opening(
+        _ draft: TicketDraft, number: String, receivedAt: Int64, settingsVersions: (policy: String, calendar: String) = ("", "")
+    ) -> [Change] {
         let intake = Intake(
             number: number, channel: draft.channel, receivedAt: receivedAt, takenBy: draft.takenBy,
             statement: draft.statement)
@@ -14,6 +17,7 @@ extension TicketDocument {
             (.title, .text(draft.title)), (.customer, .text(draft.customer)), (.phone, .text(draft.phone)),
             (.category, .text(draft.category.rawValue)), (.kind, .text(draft.kind.rawValue)),
             (.severity, .number(draft.severity.rawValue)), (.assignee, .text(draft.takenBy)),
+            (.policyVersion, .text(settingsVersions.policy)), (.calendarVersion, .text(settingsVersions.calendar)),
         ]
         if !draft.request.isEmpty { values.append((.request, .text(draft.request))) }
         if !draft.department.isEmpty { values.append((.department, .text(draft.department))) }
@@ -23,7 +27,9 @@ extension TicketDocument {
     }
 
     /// Register writes for the values that differ from the current ones (or whose field is in
-    /// conflict: writing resolves it).
+    /// conflict: writing resolves it). Editing content an approval binds follows MERGE.md
+    /// "Approvals": after the reply it is refused (reopen first); a submitted ticket keeps the
+    /// severity that needs approval; an approval in force is withdrawn by the same op.
     public func update(_ values: [Field: RegisterValue]) throws(DomainError) -> [Change] {
         let changes = values.sorted { $0.key < $1.key }.compactMap { field, value -> Change? in
             let register = registers[field]
@@ -31,26 +37,74 @@ extension TicketDocument {
             return unchanged ? nil : write(field, value)
         }
         guard !changes.isEmpty else { throw DomainError("nothing to change: the ticket already has these values") }
-        return changes
+        let bound = changes.compactMap { change -> Field? in
+            if case .write(let field, _, _) = change, Field.boundByApproval.contains(field) { return field }
+            return nil
+        }
+        guard !bound.isEmpty else { return changes }
+        let names = bound.map(\.rawValue).joined(separator: ", ")
+        if [.replied, .closed].contains(status.stage) {
+            throw DomainError(
+                "the customer was replied to on this ticket's \(names); reopen it ('ticket transition reopen') to change what was answered")
+        }
+        if let lowered = values[.severity]?.number, lowered < Severity.serious.rawValue, severity >= .serious,
+            (Stage.awaitingApproval...Stage.approved).contains(status.stage)
+        {
+            throw DomainError(
+                "the ticket was submitted for approval as severity \(severity.rawValue); it keeps the approval it needs (lowering it to \(lowered) would skip it) — let a supervisor approve, or reopen it")
+        }
+        return approval.decision?.decision == .approved ? changes + [decide(.withdrawn, authority: nil)] : changes
     }
 
-    /// A lifecycle transition, validated against the current status; a rejection records its reason.
-    public func transition(_ transition: Transition, reason: String = "") throws(DomainError) -> [Change] {
-        let target = try Lifecycle.target(of: transition, from: status, severity: severity)
+    /// The transitions a person may ask for now: the process's, from `processStatus`, and
+    /// `approve` to settle an approval issue of a replied round.
+    public var allowedTransitions: [Transition] {
+        Lifecycle.allowedTransitions(from: processStatus, severity: severity) + (canRatify ? [.approve] : [])
+    }
+
+    /// Whether a replied round has approval issues a supervisor may settle by approving the content in force.
+    private var canRatify: Bool { [.replied, .closed].contains(status.stage) && !approval.issues.isEmpty }
+
+    /// A lifecycle transition, validated against the current status; a rejection records its
+    /// reason, an approval its approver (`authority`: the role of the node approving).
+    public func transition(_ transition: Transition, reason: String = "", authority: NodeRole = .branch) throws(DomainError) -> [Change] {
+        let reason = TypedText.normalisingLineEnds(reason).trimmingWhitespace()
+        if transition == .approve { return try approve(reason: reason, authority: authority) }
+        let target = try Lifecycle.target(of: transition, from: processStatus, severity: severity)
         var changes: [Change] = [.status(target, transition: transition)]
-        let reason = reason.trimmingWhitespace()
         switch transition {
         case .reject:
             guard !reason.isEmpty else {
                 throw DomainError("a rejection needs the reason told to the customer (--reason TEXT)")
             }
             changes.append(.entry(Entry(kind: .rejection, text: reason)))
-        case .approve where !reason.isEmpty:
-            changes.append(.entry(Entry(kind: .approval, text: reason)))
         default:
             if !reason.isEmpty { changes.append(.entry(Entry(kind: .note, text: reason))) }
         }
         return changes
+    }
+
+    /// Approves the content in force (MERGE.md, "Approvals"): seals it, and always leaves an
+    /// approval entry naming the approver. At a replied round with approval issues it settles them
+    /// (the reason is then required). A major complaint is approved at HQ only.
+    private func approve(reason: String, authority: NodeRole) throws(DomainError) -> [Change] {
+        let contested = Field.boundByApproval.filter { registers[$0]?.overridden.isEmpty == false }
+        guard contested.isEmpty else {
+            throw DomainError(
+                "\(contested.map(\.rawValue).joined(separator: ", ")) \(contested.count == 1 ? "is" : "are") in conflict: settle it first ('branchdesk conflicts'), then approve what stands")
+        }
+        if severity == .major, authority != .hq {
+            throw DomainError(
+                "a major complaint (severity 3) is approved by HQ: escalate it ('ticket escalate --to hq') and HQ approves it; the branch replies after")
+        }
+        if canRatify {
+            guard !reason.isEmpty else {
+                throw DomainError("settling the approval of a replied ticket needs the reason the content in force stands (--reason TEXT)")
+            }
+            return [decide(.replied, authority: authority), .entry(Entry(kind: .approval, text: reason))]
+        }
+        let target = try Lifecycle.target(of: .approve, from: processStatus, severity: severity)
+        return [.status(target, transition: .approve), decide(.approved, authority: authority), .entry(Entry(kind: .approval, text: reason))]
     }
 
     /// Raises the escalation level in this round; the next level when none is given.
@@ -83,7 +137,9 @@ extension TicketDocument {
 
     /// An append-only entry: a note, a contact with the customer, a correction of an intake value.
     public func append(_ entry: Entry) throws(DomainError) -> [Change] {
-        guard !entry.text.trimmingWhitespace().isEmpty else { throw DomainError("the \(entry.kind.rawValue) text must not be empty") }
+        var entry = entry
+        entry.text = TypedText.normalisingLineEnds(entry.text).trimmingWhitespace()
+        guard !entry.text.isEmpty else { throw DomainError("the \(entry.kind.rawValue) text must not be empty") }
         return [.entry(entry)]
     }
 
@@ -99,9 +155,11 @@ extension TicketDocument {
 
     /// Records the reply to the customer and moves the ticket to `replied`.
     public func reply(message: String, via: Channel, promisedDate: CalendarDay?) throws(DomainError) -> [Change] {
-        let message = message.trimmingWhitespace()
+        let message = TypedText.normalisingLineEnds(message).trimmingWhitespace()
         guard !message.isEmpty else { throw DomainError("the reply needs the message given to the customer (--message TEXT)") }
         var changes = try transition(.reply)
+        let standing = approval
+        changes.append(decide(.replied, authority: standing.approvalInForce ? standing.decision?.authority : nil))
         changes.append(.entry(Entry(kind: .reply, text: message, via: via)))
         changes.append(write(.replyMessage, .text(message)))
         changes.append(write(.replyVia, .text(via.rawValue)))
@@ -114,7 +172,7 @@ extension TicketDocument {
         guard Lifecycle.canFollowUp(status) else {
             throw DomainError(
                 "cannot follow up a ticket that is \(status.stage.rawValue): the customer has not been replied to yet; allowed now: "
-                    + Lifecycle.allowedTransitions(from: status, severity: severity).map(\.rawValue).joined(separator: ", "))
+                    + allowedTransitions.map(\.rawValue).joined(separator: ", "))
         }
         var changes: [Change] = [
             .entry(Entry(kind: .followUp, text: satisfaction.remark, score: satisfaction.score)),
@@ -124,11 +182,11 @@ extension TicketDocument {
         return changes
     }
 
-    /// Adds and removes tags (add-wins against a concurrent remove).
+    /// Adds and removes tags (add-wins against a concurrent remove). Adding a tag already there is
+    /// a new add all the same: it survives a remove made concurrently elsewhere.
     public func tag(add: [String], remove: [String]) throws(DomainError) -> [Change] {
         let adds = Set(add.map { $0.trimmingWhitespace() }.filter { !$0.isEmpty })
-        let current = Set(elements(of: .tags))
-        let changes = adds.subtracting(current).sorted().map { Change.add(.tags, element: $0) }
+        let changes = adds.sorted().map { Change.add(.tags, element: $0) }
             + Set(remove.map { $0.trimmingWhitespace() }).sorted().compactMap { self.remove($0, from: .tags) }
         guard !changes.isEmpty else { throw DomainError("nothing to change: the ticket already has these tags") }
         return changes
@@ -137,6 +195,9 @@ extension TicketDocument {
     /// Resolves a conflict on `field`: a write that has seen the whole frontier, with the chosen
     /// value or, when none is given, the winning one confirmed.
     public func resolve(_ field: Field, choosing value: RegisterValue? = nil) throws(DomainError) -> [Change] {
+        guard field != .approval else {
+            throw DomainError("a contested approval is settled by a supervisor approving what stands ('ticket transition approve'), or by reopening the ticket")
+        }
         guard let register = registers[field], let winner = register.winner, !register.overridden.isEmpty else {
             throw DomainError("\(field.rawValue) has no conflict on this ticket; see 'branchdesk conflicts'")
         }

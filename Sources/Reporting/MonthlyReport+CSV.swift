@@ -19,11 +19,11 @@ extension MonthlyReport {
         ] {
             rows += [[], ["by \(title)", "tickets"]] + counts.map { [$0.key, String($0.count)] }
         }
-        rows += [[], ["deadline", "met", "late", "breached", "pending", "on-time rate"]]
+        rows += [[], ["deadline", "met", "late", "breached", "reopened", "pending", "on-time rate"]]
         for (name, figures) in [("first reply", firstReply), ("resolution", resolution)] {
             rows.append([
-                name, String(figures.met), String(figures.late), String(figures.breached), String(figures.pending),
-                percent(figures.rate),
+                name, String(figures.met), String(figures.late), String(figures.breached), String(figures.reopened),
+                String(figures.pending), percent(figures.rate),
             ])
         }
         rows += [
@@ -45,6 +45,8 @@ extension MonthlyReport {
         rows += breaches.map { [$0.number, $0.branch, $0.deadline, time($0.due), time($0.metAt), $0.breachedBy, $0.status] }
         rows += [[], ["open ticket", "branch", "status", "received", "deadline", "due"]]
         rows += stillOpen.map { [$0.number, $0.branch, $0.status, time($0.receivedAt), $0.deadline ?? "", time($0.due)] }
+        rows += [[], ["approval flagged", "branch", "status", "issues"]]
+        rows += approvalFlags.map { [$0.number, $0.branch, $0.status, $0.issues.joined(separator: " ")] }
         return "\u{FEFF}" + rows.map { $0.map(Self.csvField).joined(separator: ",") + "\r\n" }.joined()
     }
 

@@ -21,10 +21,12 @@ public struct ReportedTicket: Sendable, Equatable {
     public let deadlines: [Deadline]
     /// The follow-up score, 1 to 5, if the customer was asked.
     public let satisfaction: Int?
+    /// What is wrong with its approval (`ApprovalIssue.code`s), e.g. `reply-without-approval`.
+    public let approvalIssues: [String]
 
     public init(
         number: String, branch: String, category: String, kind: String, severity: Int, channel: String, status: String,
-        phone: String, receivedAt: Date, resolvedAt: Date?, deadlines: [Deadline], satisfaction: Int?
+        phone: String, receivedAt: Date, resolvedAt: Date?, deadlines: [Deadline], satisfaction: Int?, approvalIssues: [String] = []
     ) {
         self.number = number
         self.branch = branch
@@ -38,7 +40,11 @@ public struct ReportedTicket: Sendable, Equatable {
         self.resolvedAt = resolvedAt
         self.deadlines = deadlines
         self.satisfaction = satisfaction
+        self.approvalIssues = approvalIssues
     }
+
+    /// Whether the customer was not satisfied and the ticket was reopened (it has a round 2).
+    public var wasReopened: Bool { deadlines.contains { $0.round > 1 } }
 
     /// Still being handled: not closed and not rejected.
     public var isOpen: Bool { status != Stage.closed.rawValue && status != Stage.rejected.rawValue }
@@ -54,17 +60,29 @@ public struct MonthlyReport: Sendable, Equatable, Encodable {
         public let count: Int
     }
 
-    /// How one deadline fared over the month's tickets. Tickets whose deadline is still ahead
-    /// (or paused) are pending and left out of the rate.
+    /// How one deadline of the first round fared over the month's tickets. Tickets whose
+    /// deadline is still ahead (or paused) are pending and left out of the rate.
     public struct OnTime: Sendable, Equatable, Encodable {
         public let met: Int
         /// Met, but after the due time.
         public let late: Int
         /// Past due and still not met.
         public let breached: Int
+        /// For the resolution: tickets reopened because the customer was not satisfied — not
+        /// resolved, on time or otherwise, whenever the first round ended.
+        public let reopened: Int
         public let pending: Int
-        /// `met / (met + late + breached)`; nil when no deadline was decided.
+        /// `met / (met + late + breached + reopened)`; nil when no deadline was decided.
         public let rate: Double?
+    }
+
+    /// A ticket whose approval a person must look at (MERGE.md, "Approvals").
+    public struct ApprovalFlag: Sendable, Equatable, Encodable {
+        public let number: String
+        public let branch: String
+        public let status: String
+        /// `ApprovalIssue.code`s, e.g. `reply-without-approval`.
+        public let issues: [String]
     }
 
     /// Hours from receipt to resolution of the tickets resolved so far.
@@ -135,6 +153,8 @@ public struct MonthlyReport: Sendable, Equatable, Encodable {
     public let satisfaction: Satisfaction
     public let breaches: [Breach]
     public let stillOpen: [OpenTicket]
+    /// Replies made on content no approval covered, and other approval issues still unsettled.
+    public let approvalFlags: [ApprovalFlag]
 
     /// The report over `tickets` (those received in `month`), as of `generatedAt`. Phones are
     /// shown through `showPhone` (masked, unless personal data was asked for).
@@ -154,11 +174,13 @@ public struct MonthlyReport: Sendable, Equatable, Encodable {
         byChannel = Self.counts(tickets.map(\.channel))
         byStatus = Self.counts(tickets.map(\.status))
         firstReply = Self.onTime(tickets.compactMap { $0.deadlines.first { $0.kind == .firstReply } })
-        resolution = Self.onTime(tickets.compactMap { $0.deadlines.first { $0.kind == .resolution } })
+        let reopened = tickets.filter(\.wasReopened).count
+        resolution = Self.onTime(
+            tickets.filter { !$0.wasReopened }.compactMap { $0.deadlines.first { $0.kind == .resolution } }, reopened: reopened)
         let hours = tickets.compactMap { ticket in ticket.resolvedAt.map { $0.timeIntervalSince(ticket.receivedAt) / 3600 } }
         handlingTime = HandlingTime(resolved: hours.count, medianHours: Self.median(hours), p90Hours: Self.nearestRank(0.9, hours))
 
-        let byPhone = Dictionary(grouping: tickets, by: { $0.phone.filter(\.isNumber) })
+        let byPhone = Dictionary(grouping: tickets, by: { PhoneNumber.normalised($0.phone) })
         repeatCustomers = byPhone.values.filter { $0.count > 1 }
             .map { complaints in
                 let ordered = complaints.sorted { ($0.receivedAt, $0.number) < ($1.receivedAt, $1.number) }
@@ -181,7 +203,8 @@ public struct MonthlyReport: Sendable, Equatable, Encodable {
         breaches = tickets.flatMap { ticket in
             ticket.deadlines.filter(\.state.isBreach).map { deadline in
                 Breach(
-                    number: ticket.number, branch: ticket.branch, deadline: deadline.kind.rawValue, due: deadline.due,
+                    number: ticket.number, branch: ticket.branch,
+                    deadline: (deadline.round > 1 ? "round \(deadline.round) " : "") + deadline.kind.rawValue, due: deadline.due,
                     metAt: deadline.metAt, breachedBy: deadline.breachedBy ?? ticket.branch, status: ticket.status)
             }
         }
@@ -192,8 +215,11 @@ public struct MonthlyReport: Sendable, Equatable, Encodable {
                 let headline = ticket.deadlines.headline
                 return OpenTicket(
                     number: ticket.number, branch: ticket.branch, status: ticket.status, receivedAt: ticket.receivedAt,
-                    deadline: headline.map { "\($0.kind.rawValue) \($0.state.rawValue)" }, due: headline?.due)
+                    deadline: headline.map { "\($0.round > 1 ? "round \($0.round) " : "")\($0.kind.rawValue) \($0.state.rawValue)" },
+                    due: headline?.due)
             }
+        approvalFlags = tickets.filter { !$0.approvalIssues.isEmpty }
+            .map { ApprovalFlag(number: $0.number, branch: $0.branch, status: $0.status, issues: $0.approvalIssues) }
     }
 
     /// Most frequent first, then by key; or in key order.
@@ -202,13 +228,13 @@ public struct MonthlyReport: Sendable, Equatable, Encodable {
             .sorted { byKey ? $0.key < $1.key : ($1.count, $0.key) < ($0.count, $1.key) }
     }
 
-    static func onTime(_ deadlines: [Deadline]) -> OnTime {
+    static func onTime(_ deadlines: [Deadline], reopened: Int = 0) -> OnTime {
         let met = deadlines.filter { $0.state == .met }.count
         let late = deadlines.filter { $0.state == .metLate }.count
         let breached = deadlines.filter { $0.state == .breached }.count
-        let decided = met + late + breached
+        let decided = met + late + breached + reopened
         return OnTime(
-            met: met, late: late, breached: breached, pending: deadlines.count - decided,
+            met: met, late: late, breached: breached, reopened: reopened, pending: deadlines.count - (met + late + breached),
             rate: decided == 0 ? nil : Double(met) / Double(decided))
     }
 

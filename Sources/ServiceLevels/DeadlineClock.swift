@@ -28,28 +28,62 @@ public struct TicketTimeline: Sendable, Equatable {
         }
     }
 
+    /// One handling of the ticket: the first from its receipt, and one more from each reopening.
+    public struct Round: Sendable, Equatable {
+        /// 1, 2, …: the status round.
+        public let number: Int
+        /// When its clocks start: the receipt for round 1, the reopening for the others.
+        public let start: Date
+        /// The first reply to the customer in the round (a contact, a reply, or a rejection with its reason).
+        public let firstReplyAt: Date?
+        /// When the round was resolved: replied with the result, rejected or closed.
+        public let resolvedAt: Date?
+        public let waits: [Wait]
+
+        public init(number: Int, start: Date, firstReplyAt: Date?, resolvedAt: Date?, waits: [Wait]) {
+            self.number = number
+            self.start = start
+            self.firstReplyAt = firstReplyAt
+            self.resolvedAt = resolvedAt
+            self.waits = waits
+        }
+    }
+
     public let receivedAt: Date
     public let severity: Severity
     public let departments: Int
-    /// The first reply to the customer (a reply, or a rejection with its reason).
-    public let firstReplyAt: Date?
-    /// When the complaint was resolved: replied with the result, rejected or closed.
-    public let resolvedAt: Date?
-    public let waits: [Wait]
+    /// At least one, in order.
+    public let rounds: [Round]
     /// In time order; the first is the node that opened the ticket.
     public let holders: [Holder]
 
+    public init(receivedAt: Date, severity: Severity, departments: Int, rounds: [Round], holders: [Holder]) {
+        precondition(!rounds.isEmpty, "a ticket has at least its first round")
+        self.receivedAt = receivedAt
+        self.severity = severity
+        self.departments = departments
+        self.rounds = rounds
+        self.holders = holders
+    }
+
+    /// The first round alone, for timelines that were never reopened.
     public init(
         receivedAt: Date, severity: Severity, departments: Int, firstReplyAt: Date?, resolvedAt: Date?, waits: [Wait],
         holders: [Holder]
     ) {
-        self.receivedAt = receivedAt
-        self.severity = severity
-        self.departments = departments
-        self.firstReplyAt = firstReplyAt
-        self.resolvedAt = resolvedAt
-        self.waits = waits
-        self.holders = holders
+        self.init(
+            receivedAt: receivedAt, severity: severity, departments: departments,
+            rounds: [Round(number: 1, start: receivedAt, firstReplyAt: firstReplyAt, resolvedAt: resolvedAt, waits: waits)],
+            holders: holders)
+    }
+
+    /// When the complaint was first resolved (round 1).
+    public var resolvedAt: Date? { rounds[0].resolvedAt }
+
+    /// Whether a round of the ticket was open at `date`: received, and not resolved for good by then.
+    public func isOpen(at date: Date) -> Bool {
+        guard date >= receivedAt else { return false }
+        return rounds.contains { $0.start <= date && ($0.resolvedAt.map { $0 > date } ?? true) }
     }
 
     /// Who held the ticket at `date`.
@@ -77,6 +111,8 @@ public struct Deadline: Sendable, Equatable, Encodable {
     }
 
     public let kind: Kind
+    /// The round of the ticket's handling it belongs to: 1, or the reopening it counts from.
+    public let round: Int
     public let period: String
     /// Nil while paused: the due time is not known until the customer answers.
     public let due: Date?
@@ -89,6 +125,12 @@ public struct Deadline: Sendable, Equatable, Encodable {
 }
 
 extension Array where Element == Deadline {
+    /// The deadlines of the latest round: the ones still in play.
+    public var currentRound: [Deadline] {
+        let round = map(\.round).max()
+        return filter { $0.round == round }
+    }
+
     /// The deadline that matters now: a breached one, else the nearest one still open, else a paused one.
     public var headline: Deadline? {
         first { $0.state == .breached }
@@ -112,25 +154,29 @@ public struct DeadlineClock: Sendable {
         self.calendar = calendar
     }
 
-    /// Both deadlines of the ticket as of `now`, judged in the time zone of `branch`.
+    /// Both deadlines of every round of the ticket as of `now`, judged in the time zone of `branch`.
     public func deadlines(of timeline: TicketTimeline, branch: String, now: Date) -> [Deadline] {
         let zoneName = calendar.timeZoneName(forBranch: branch)
         let zone = TimeZone(identifier: zoneName) ?? .gmt
         let (rule, reason) = policy.rule(severity: timeline.severity, departments: timeline.departments)
-        let header = "received \(Self.format(timeline.receivedAt, in: zone)) (\(zoneName)); \(reason)"
-        return [
-            deadline(.firstReply, rule.firstReply, timeline, metAt: timeline.firstReplyAt, pauses: [], zone: zone, header: header, now: now),
-            deadline(.resolution, rule.resolution, timeline, metAt: timeline.resolvedAt, pauses: timeline.waits, zone: zone, header: header, now: now),
-        ]
+        return timeline.rounds.flatMap { round in
+            let started = round.number == 1 ? "received" : "reopened (round \(round.number))"
+            let header = "\(started) \(Self.format(round.start, in: zone)) (\(zoneName)); \(reason)"
+            return [
+                deadline(.firstReply, rule.firstReply, round, timeline, metAt: round.firstReplyAt, pauses: [], zone: zone, header: header, now: now),
+                deadline(.resolution, rule.resolution, round, timeline, metAt: round.resolvedAt, pauses: round.waits, zone: zone, header: header, now: now),
+            ]
+        }
     }
 
     private func deadline(
-        _ kind: Deadline.Kind, _ period: Period, _ timeline: TicketTimeline, metAt: Date?, pauses: [TicketTimeline.Wait],
-        zone: TimeZone, header: String, now: Date
+        _ kind: Deadline.Kind, _ period: Period, _ round: TicketTimeline.Round, _ timeline: TicketTimeline, metAt: Date?,
+        pauses: [TicketTimeline.Wait], zone: TimeZone, header: String, now: Date
     ) -> Deadline {
         var steps = [header]
-        var due = dueTime(after: timeline.receivedAt, period, zone: zone, steps: &steps)
+        var due = dueTime(after: round.start, period, zone: zone, steps: &steps)
         var pausedNow = false
+        var waited = false
         for wait in pauses.sorted(by: { $0.start < $1.start }) where wait.start < due && wait.start < (metAt ?? .distantFuture) {
             guard let end = wait.end else {
                 pausedNow = true
@@ -138,8 +184,17 @@ public struct DeadlineClock: Sendable {
                 break
             }
             due += end.timeIntervalSince(wait.start)
+            waited = true
             steps.append(
                 "waited for the customer \(Self.format(wait.start, in: zone)) – \(Self.format(end, in: zone)): due moves to \(Self.format(due, in: zone))")
+        }
+        // Moved by waits onto a rest day (the instant before `due` is the day it ends in), the
+        // deadline moves on to the end of the next working day, like any other.
+        let dueDay = Self.day(of: due - 0.001, in: zone)
+        if waited, !calendar.isWorkingDay(dueDay) {
+            let moved = calendar.nextWorkingDay(after: dueDay)
+            due = Self.endOfDay(moved, in: zone)
+            steps.append("\(calendar.describe(dueDay)) is a rest day: due at the end of the next working day, \(calendar.describe(moved))")
         }
         let state: Deadline.State
         let dueShown: Date? = pausedNow && metAt == nil ? nil : due
@@ -158,8 +213,8 @@ public struct DeadlineClock: Sendable {
         let breachedBy = state.isBreach ? timeline.holder(at: due).map { Self.describe($0) } : nil
         if let breachedBy { steps.append("breached while held by \(breachedBy)") }
         return Deadline(
-            kind: kind, period: period.description, due: dueShown, metAt: metAt, state: state, breachedBy: breachedBy,
-            explanation: steps)
+            kind: kind, round: round.number, period: period.description, due: dueShown, metAt: metAt, state: state,
+            breachedBy: breachedBy, explanation: steps)
     }
 
     /// The due time of `period` counted from `start` in `zone`, with the steps that explain it.

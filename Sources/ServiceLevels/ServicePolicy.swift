@@ -77,11 +77,30 @@ public struct ServicePolicy: Hashable, Codable, Sendable {
     public var crossDepartmentIsSerious: Bool
     /// How long before its due time a deadline shows as due soon.
     public var dueSoonHours: Int
+    /// Whether this version, once set, also governs the tickets recorded before it that are still
+    /// open (`SettingHistory`); otherwise each ticket keeps the version it was recorded with.
+    public var reappliesToOpenTickets: Bool
 
-    public init(rules: [Int: Rule], crossDepartmentIsSerious: Bool = true, dueSoonHours: Int = 4) {
+    public init(
+        rules: [Int: Rule], crossDepartmentIsSerious: Bool = true, dueSoonHours: Int = 4, reappliesToOpenTickets: Bool = false
+    ) {
         self.rules = rules
         self.crossDepartmentIsSerious = crossDepartmentIsSerious
         self.dueSoonHours = dueSoonHours
+        self.reappliesToOpenTickets = reappliesToOpenTickets
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case rules, crossDepartmentIsSerious, dueSoonHours, reappliesToOpenTickets
+    }
+
+    /// Reads versions HQ set before `reappliesToOpenTickets` existed as not re-applying.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        rules = try container.decode([Int: Rule].self, forKey: .rules)
+        crossDepartmentIsSerious = try container.decode(Bool.self, forKey: .crossDepartmentIsSerious)
+        dueSoonHours = try container.decode(Int.self, forKey: .dueSoonHours)
+        reappliesToOpenTickets = try container.decodeIfPresent(Bool.self, forKey: .reappliesToOpenTickets) ?? false
     }
 
     /// The seeds' deadlines: a first reply within 24 hours; general complaints resolved within 3

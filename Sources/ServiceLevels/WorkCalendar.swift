@@ -17,19 +17,39 @@ public struct WorkCalendar: Hashable, Codable, Sendable {
     public var holidays: [String: String]
     /// Swapped working days (调休上班): rest weekdays that are worked, `YYYY-MM-DD` → why.
     public var workingDays: [String: String]
+    /// Whether this version, once set, also governs the tickets recorded before it that are still
+    /// open (`SettingHistory`); otherwise each ticket keeps the version it was recorded with.
+    public var reappliesToOpenTickets: Bool
 
     public init(
         timeZone: String = "Asia/Shanghai",
         branchTimeZones: [String: String] = [:],
         restWeekdays: Set<Weekday> = [.saturday, .sunday],
         holidays: [String: String] = [:],
-        workingDays: [String: String] = [:]
+        workingDays: [String: String] = [:],
+        reappliesToOpenTickets: Bool = false
     ) {
         self.timeZone = timeZone
         self.branchTimeZones = branchTimeZones
         self.restWeekdays = restWeekdays
         self.holidays = holidays
         self.workingDays = workingDays
+        self.reappliesToOpenTickets = reappliesToOpenTickets
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case timeZone, branchTimeZones, restWeekdays, holidays, workingDays, reappliesToOpenTickets
+    }
+
+    /// Reads versions HQ set before `reappliesToOpenTickets` existed as not re-applying.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        timeZone = try container.decode(String.self, forKey: .timeZone)
+        branchTimeZones = try container.decode([String: String].self, forKey: .branchTimeZones)
+        restWeekdays = try container.decode(Set<Weekday>.self, forKey: .restWeekdays)
+        holidays = try container.decode([String: String].self, forKey: .holidays)
+        workingDays = try container.decode([String: String].self, forKey: .workingDays)
+        reappliesToOpenTickets = try container.decodeIfPresent(Bool.self, forKey: .reappliesToOpenTickets) ?? false
     }
 
     /// Whether people work on `day`: a swapped working day always; a holiday or rest weekday never.

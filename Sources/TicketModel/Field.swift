@@ -30,6 +30,14 @@ public enum Field: String, Codable, CodingKeyRepresentable, Sendable, CaseIterab
     /// The node (branch) that handles the ticket; empty means the node that opened it. Only HQ
     /// changes it, by transferring the ticket.
     case branch
+    /// The round's approval decision (`ApprovalRecord`), written by approve, reply and edits of
+    /// bound content; never typed.
+    case approval
+    /// The versions of the company's policy and calendar the ticket was recorded under (the op
+    /// ids that set them, "" for the standard ones): its deadlines are judged by them. Written by
+    /// the opening op only.
+    case policyVersion = "policy-version"
+    case calendarVersion = "calendar-version"
     // Company settings, held only by the company settings document (`TicketID.companySettings`).
     /// The service-level policy as JSON; set with `branchdesk policy`.
     case servicePolicy = "service-policy"
@@ -49,7 +57,7 @@ public enum Field: String, Codable, CodingKeyRepresentable, Sendable, CaseIterab
 
     /// Parses a value typed by a person for this field, with an error that says what is accepted.
     public func parse(_ text: String) throws(DomainError) -> RegisterValue {
-        let trimmed = text.trimmingWhitespace()
+        let trimmed = try TypedText.checked(TypedText.normalisingLineEnds(text).trimmingWhitespace(), rawValue, multiLine: isMultiLine)
         switch self {
         case .severity:
             guard let number = Int(trimmed), let severity = Severity(rawValue: number) else {
@@ -68,6 +76,11 @@ public enum Field: String, Codable, CodingKeyRepresentable, Sendable, CaseIterab
             return .text(try NodeID(trimmed).rawValue)
         case .satisfaction:
             throw DomainError("satisfaction is recorded with 'ticket follow-up --score 1-5'")
+        case .approval:
+            throw DomainError("the approval is recorded with 'ticket transition approve' by a supervisor")
+        case .policyVersion, .calendarVersion:
+            throw DomainError(
+                "\(rawValue) is recorded when the ticket is opened; HQ re-applies a new policy or calendar to open tickets with --reapply-to-open-tickets")
         case .servicePolicy, .workCalendar:
             throw DomainError("\(rawValue) is company-wide: HQ sets it with 'branchdesk policy' or 'branchdesk calendar'")
         case .promisedDate:
@@ -101,6 +114,7 @@ public enum RegisterValue: Hashable, Codable, Sendable, CustomStringConvertible 
     case text(String)
     case number(Int)
     case satisfaction(Satisfaction)
+    case approval(ApprovalRecord)
 
     /// The value as a person reads it.
     public var description: String {
@@ -108,12 +122,19 @@ public enum RegisterValue: Hashable, Codable, Sendable, CustomStringConvertible 
         case .text(let text): text
         case .number(let number): String(number)
         case .satisfaction(let satisfaction): satisfaction.description
+        case .approval(let record): record.description
         }
     }
 
     /// The text, when the value is text.
     public var text: String? {
         if case .text(let text) = self { return text }
+        return nil
+    }
+
+    /// The approval decision, when the value is one.
+    public var approval: ApprovalRecord? {
+        if case .approval(let record) = self { return record }
         return nil
     }
 
@@ -140,19 +161,51 @@ public struct Satisfaction: Hashable, Codable, Sendable, CustomStringConvertible
     public var description: String { remark.isEmpty ? "\(score)/5" : "\(score)/5 \(remark)" }
 }
 
-/// Validation of customer phone numbers (mobile, landline with area code, extensions).
+/// Validation of customer phone numbers (mobile, landline with area code, extensions) and the one
+/// form each number is matched by.
 public enum PhoneNumber {
-    /// The number as given, trimmed, if it has 5 to 20 digits and only `+ - ( )` and spaces besides.
+    /// The number as given, trimmed, if it has 5 to 20 digits and only `+ - ( )` and spaces besides
+    /// (full-width forms, as Chinese input methods type them, included).
     public static func validated(_ text: String) throws(DomainError) -> String {
         let trimmed = text.trimmingWhitespace()
+        let ascii = String(trimmed.map(halfWidth))
         let allowed = Set("0123456789+-() ")
-        let digits = trimmed.filter(\.isASCII).filter(\.isNumber).count
-        guard trimmed.allSatisfy({ allowed.contains($0) }), (5...20).contains(digits) else {
+        let digits = ascii.filter(\.isASCII).filter(\.isNumber).count
+        guard ascii.allSatisfy({ allowed.contains($0) }), (5...20).contains(digits) else {
             throw DomainError(
                 "invalid phone '\(text)': use 5 to 20 digits, optionally with + - ( ) and spaces (e.g. 138 0013 8000 or 021-6234 5678)"
             )
         }
         return trimmed
+    }
+
+    /// The number in the one form that every way of typing it shares, for matching customers:
+    /// digits only, full-width digits as ASCII, China's country code (`+86`, `0086`, `86` before
+    /// a mobile) dropped and a landline's trunk `0` restored — `+86-138-0013-8000`,
+    /// `0086 13800138000` and `138 0013 8000` are all `13800138000`; `+86 21 6234 5678` and
+    /// `021-6234 5678` are `02162345678`; `400-820-8820` is `4008208820`. Other countries'
+    /// numbers keep their `+` and code.
+    public static func normalised(_ text: String) -> String {
+        let ascii = String(text.trimmingWhitespace().map(halfWidth))
+        var digits = ascii.filter { $0.isASCII && $0.isNumber }
+        let international = ascii.hasPrefix("+") || digits.hasPrefix("00")
+        if digits.hasPrefix("00") { digits.removeFirst(2) }
+        let mobileWithCode = digits.count == 13 && digits.hasPrefix("861")
+        guard international || mobileWithCode else { return digits }
+        guard digits.hasPrefix("86") else { return "+" + digits }
+        digits.removeFirst(2)
+        let national = digits.hasPrefix("1") || digits.hasPrefix("400") || digits.hasPrefix("800") || digits.hasPrefix("0")
+        return national ? digits : "0" + digits
+    }
+
+    /// The ASCII form of a full-width digit, plus, minus, parenthesis or ideographic space.
+    private static func halfWidth(_ character: Character) -> Character {
+        guard let scalar = character.unicodeScalars.first, character.unicodeScalars.count == 1 else { return character }
+        switch scalar.value {
+        case 0xFF10...0xFF19, 0xFF08, 0xFF09, 0xFF0B, 0xFF0D: return Character(Unicode.Scalar(scalar.value - 0xFEE0)!)
+        case 0x3000: return " "
+        default: return character
+        }
     }
 
     /// The number with all but its first three and last four digits hidden, for lists and logs:

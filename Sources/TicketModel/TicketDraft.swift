@@ -29,8 +29,8 @@ public struct TicketDraft: Sendable, Equatable {
         self.customer = customer.trimmingWhitespace()
         self.phone = try PhoneNumber.validated(phone)
         self.title = title.trimmingWhitespace()
-        self.statement = statement.trimmingWhitespace()
-        self.request = request.trimmingWhitespace()
+        self.statement = TypedText.normalisingLineEnds(statement).trimmingWhitespace()
+        self.request = TypedText.normalisingLineEnds(request).trimmingWhitespace()
         self.category = category
         self.kind = kind
         self.severity = severity

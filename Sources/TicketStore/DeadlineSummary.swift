@@ -71,7 +71,7 @@ enum DeadlineSummary {
 
     private static func refresh(_ document: TicketDocument, settings: CompanySettings, _ db: Database) throws {
         // The due times do not depend on the time they are read at; only the states do.
-        let deadlines = try NodeStore.deadlines(of: document, settings: settings, now: .distantPast, db).deadlines.deadlines
+        let deadlines = try NodeStore.deadlines(of: document, settings: settings, now: .distantPast, db).deadlines.deadlines.currentRound
         let reply = deadlines.first { $0.kind == .firstReply }
         let resolution = deadlines.first { $0.kind == .resolution }
         let openDue = deadlines.filter { $0.metAt == nil }.compactMap(\.due).min()

@@ -119,6 +119,9 @@ struct LocalTransaction {
                 "this edit carries \(encoded.count / 1024) KiB of text; one edit may carry at most \(Op.maxChangesBytes / 1024) KiB: shorten it, or split it into several notes"
             )
         }
+        if let forbidden = Op.forbiddenText(actor: actor, action: action, changes: changes) {
+            throw DomainError("\(forbidden): remove control characters (and line breaks from one-line fields) and try again")
+        }
         counters.lastSeq += 1
         recordedOps += 1
         let op = Op(

@@ -104,14 +104,16 @@ struct MergeTransaction {
             try db.cachedStatement(
                 sql: """
                     INSERT INTO ticket (id, origin, opened, number, title, customer, phone, channel, category, kind,
-                        severity, department, assignee, round, stage, escalation, receivedAt, updatedHLC, document)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        severity, department, assignee, round, stage, escalation, receivedAt, phoneKey, branch,
+                        approvalIssue, updatedHLC, document)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (id) DO UPDATE SET
                         opened = excluded.opened, number = excluded.number, title = excluded.title,
                         customer = excluded.customer, phone = excluded.phone, channel = excluded.channel,
                         category = excluded.category, kind = excluded.kind, severity = excluded.severity,
                         department = excluded.department, assignee = excluded.assignee, round = excluded.round,
                         stage = excluded.stage, escalation = excluded.escalation, receivedAt = excluded.receivedAt,
+                        phoneKey = excluded.phoneKey, branch = excluded.branch, approvalIssue = excluded.approvalIssue,
                         updatedHLC = excluded.updatedHLC, document = excluded.document
                     """
             ).execute(
@@ -187,6 +189,8 @@ private struct TicketColumns: Equatable {
     let stage: String
     let escalation: Int
     let receivedAt: Int64?
+    let phoneKey, branch: String
+    let approvalIssue: String?
 
     init(_ document: TicketDocument) {
         opened = document.isOpened
@@ -201,16 +205,19 @@ private struct TicketColumns: Equatable {
         department = document.text(.department)
         assignee = document.text(.assignee)
         round = document.status.round
-        stage = document.status.stage.rawValue
+        stage = document.processStage.rawValue
         escalation = document.escalationLevel.rawValue
         receivedAt = document.intake?.receivedAt
+        phoneKey = PhoneNumber.normalised(phone)
+        branch = document.owner.rawValue
+        approvalIssue = document.approval.issues.first?.code
     }
 
-    /// In the order of the ticket table's columns from `opened` to `receivedAt`.
+    /// In the order of the ticket table's columns from `opened` to `approvalIssue`.
     var arguments: [(any DatabaseValueConvertible)?] {
         [
             opened, number, title, customer, phone, channel, category, kind, severity, department, assignee, round, stage,
-            escalation, receivedAt,
+            escalation, receivedAt, phoneKey, branch, approvalIssue,
         ]
     }
 }

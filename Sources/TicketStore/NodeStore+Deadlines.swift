@@ -23,6 +23,11 @@ public struct TicketDeadlines: Sendable, Encodable, Equatable {
     public let branch: String
     /// That branch's time zone (IANA name).
     public let timeZone: String
+    /// Which version of the company's policy judges the ticket, and why.
+    public let policy: String
+    /// Which version of the company's calendar judges the ticket, and why.
+    public let calendar: String
+    /// Every round's, in order; the last round's are the ones still in play.
     public let deadlines: [Deadline]
 
     /// The deadline that matters now (`[Deadline].headline`).
@@ -30,13 +35,13 @@ public struct TicketDeadlines: Sendable, Encodable, Equatable {
 }
 
 extension TicketTimeline {
-    /// The timeline of a ticket read from its ops in HLC order (DESIGN §1): the first contact
-    /// with the customer (a contact, reply or rejection), the resolution (replied, rejected or
-    /// closed), the waits for the customer, and who held the ticket when.
+    /// The timeline of a ticket read from its ops in HLC order (DESIGN §1): per round (the first
+    /// from the receipt, another from each reopening) the first contact with the customer (a
+    /// contact, reply or rejection), the resolution (replied, rejected or closed) and the waits
+    /// for the customer; and who held the ticket when.
     init(document: TicketDocument, ops: [Op]) {
-        var firstReply: Date?
-        var resolved: Date?
-        var waits: [Wait] = []
+        let receivedAt = Date(millis: document.intake?.receivedAt ?? 0)
+        var rounds: [RoundBuilder] = [RoundBuilder(number: 1, start: receivedAt)]
         var waitingSince: Date?
         var lastWaitAdded: Date?
         var branch = document.id.origin.rawValue
@@ -47,11 +52,18 @@ extension TicketTimeline {
             var holderChanged = holders.isEmpty
             for change in op.changes {
                 switch change {
+                case .status(let status, _) where status.round > rounds.count:
+                    // A reopening: the new round's clocks start now; a wait does not carry over.
+                    if let start = waitingSince { rounds[rounds.count - 1].waits.append(Wait(start: start, end: at)) }
+                    waitingSince = nil
+                    for number in (rounds.count + 1)...status.round { rounds.append(RoundBuilder(number: number, start: at)) }
                 case .status(let status, _) where [.replied, .rejected, .closed].contains(status.stage):
-                    resolved = resolved ?? at
-                    firstReply = firstReply ?? at
+                    // A concurrent close of an earlier round still resolves that round.
+                    let index = max(0, min(status.round, rounds.count) - 1)
+                    rounds[index].resolvedAt = rounds[index].resolvedAt ?? at
+                    rounds[index].firstReplyAt = rounds[index].firstReplyAt ?? at
                 case .entry(let entry) where [.contact, .reply, .rejection].contains(entry.kind):
-                    firstReply = firstReply ?? at
+                    rounds[rounds.count - 1].firstReplyAt = rounds[rounds.count - 1].firstReplyAt ?? at
                 case .write(.branch, let value, _):
                     branch = value.text.flatMap { $0.isEmpty ? nil : $0 } ?? document.id.origin.rawValue
                     holderChanged = true
@@ -62,7 +74,7 @@ extension TicketTimeline {
                     lastWaitAdded = at
                     if waitingSince == nil { waitingSince = at }
                 case .remove(.tags, Tag.waitingForCustomer, _):
-                    if let start = waitingSince { waits.append(Wait(start: start, end: at)) }
+                    if let start = waitingSince { rounds[rounds.count - 1].waits.append(Wait(start: start, end: at)) }
                     waitingSince = nil
                 default:
                     break
@@ -72,13 +84,25 @@ extension TicketTimeline {
         }
         // The set is add-wins: a remove concurrent with an add leaves the ticket waiting.
         if waitingSince == nil, document.elements(of: .tags).contains(Tag.waitingForCustomer), let start = lastWaitAdded {
-            waitingSince = start
+            waitingSince = max(start, rounds[rounds.count - 1].start)
         }
-        if let start = waitingSince { waits.append(Wait(start: start, end: nil)) }
+        if let start = waitingSince { rounds[rounds.count - 1].waits.append(Wait(start: start, end: nil)) }
         self.init(
-            receivedAt: Date(millis: document.intake?.receivedAt ?? 0), severity: document.severity,
+            receivedAt: receivedAt, severity: document.severity,
             departments: document.elements(of: .departments).count + (document.text(.department).isEmpty ? 0 : 1),
-            firstReplyAt: firstReply, resolvedAt: resolved, waits: waits, holders: holders)
+            rounds: rounds.map {
+                Round(number: $0.number, start: $0.start, firstReplyAt: $0.firstReplyAt, resolvedAt: $0.resolvedAt, waits: $0.waits)
+            },
+            holders: holders)
+    }
+
+    /// A round while its ops are read.
+    private struct RoundBuilder {
+        let number: Int
+        let start: Date
+        var firstReplyAt: Date?
+        var resolvedAt: Date?
+        var waits: [Wait] = []
     }
 }
 
@@ -105,12 +129,13 @@ extension NodeStore {
             WHERE \(conditions.joined(separator: " AND ")) ORDER BY d.openDue, ticket.number, d.ticket LIMIT ?
             """
         let statementArguments = arguments
+        let identity = identity
         return try await read { db in
             let settings = try Self.companySettings(db)
             return try Row.fetchAll(db, sql: sql, arguments: statementArguments).map { row in
                 let document = try Self.storedDocument(from: row)
                 return UrgentTicket(
-                    ticket: Self.summary(row), deadlines: try Self.deadlines(of: document, settings: settings, now: now, db).deadlines)
+                    ticket: Self.summary(row, viewer: identity), deadlines: try Self.deadlines(of: document, settings: settings, now: now, db).deadlines)
             }
         }
     }
@@ -137,10 +162,11 @@ extension NodeStore {
         ).map(op(from:))
         let timeline = TicketTimeline(document: document, ops: ops)
         let branch = document.owner.rawValue
+        let (clock, policy, calendar) = settings.clock(for: document, timeline)
         let deadlines = TicketDeadlines(
             id: id.description, number: document.intake?.number ?? id.description, branch: branch,
-            timeZone: settings.calendar.timeZoneName(forBranch: branch),
-            deadlines: settings.clock.deadlines(of: timeline, branch: branch, now: now))
+            timeZone: clock.calendar.timeZoneName(forBranch: branch), policy: policy, calendar: calendar,
+            deadlines: clock.deadlines(of: timeline, branch: branch, now: now))
         return (deadlines, timeline)
     }
 

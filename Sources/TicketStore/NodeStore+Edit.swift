@@ -13,11 +13,41 @@ extension NodeStore {
             let id = TicketID(origin: identity.nodeID, counter: local.counters.ticketCounter)
             let number = TicketNumber.make(
                 code: identity.branchCode, day: Self.day(of: local.now, in: identity.timeZone), counter: id.counter)
-            let changes = TicketDocument.opening(draft, number: number, receivedAt: draft.receivedAt ?? Int64(local.now))
+            let receivedAt = draft.receivedAt ?? Int64(local.now)
+            try Self.checkReceivedAt(receivedAt, now: Int64(local.now), zone: identity.timeZone)
+            let settings = try Self.storedDocument(.companySettings, db)
+            let versions = (
+                policy: settings?.registers[.servicePolicy]?.winner?.stamp.op.description ?? "",
+                calendar: settings?.registers[.workCalendar]?.winner?.stamp.op.description ?? ""
+            )
+            let changes = TicketDocument.opening(draft, number: number, receivedAt: receivedAt, settingsVersions: versions)
             try local.record(ticket: id, actor: actor, action: "open", changes: changes)
             return id
         }, in: self)
         return try await ticket(id.description)
+    }
+
+    /// How far ahead of this node's clock a receipt time may be (another device's clock, typing).
+    static let receivedAtSkew: Int64 = 5 * 60 * 1000
+    /// How long before it is typed in a complaint may have been received: a year.
+    static let receivedAtOldest: Int64 = 366 * 24 * 3600 * 1000
+
+    /// Refuses a receipt time in the future or more than a year back: either would give the
+    /// ticket deadlines that never fall due, or that were breached before anyone saw it.
+    static func checkReceivedAt(_ receivedAt: Int64, now: Int64, zone: String) throws {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: zone) ?? .gmt
+        formatter.dateFormat = "yyyy-MM-dd HH:mm"
+        func shown(_ millis: Int64) -> String { formatter.string(from: Date(millis: millis)) }
+        if receivedAt > now + receivedAtSkew {
+            throw DomainError(
+                "the received time \(shown(receivedAt)) is in the future (it is \(shown(now)) here): give when the complaint came in, or leave --received-at out for now")
+        }
+        if receivedAt < now - receivedAtOldest {
+            throw DomainError(
+                "the received time \(shown(receivedAt)) is more than a year ago (the earliest accepted is \(shown(now - receivedAtOldest))): check the date; a complaint is recorded when it comes in")
+        }
     }
 
     /// Makes one local edit of a ticket: `makeChanges` validates against the current document and

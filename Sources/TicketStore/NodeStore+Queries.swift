@@ -29,13 +29,16 @@ public struct NodeOverview: Sendable, Encodable, Equatable {
     public let tickets: Int
     public let openTickets: Int
     public let conflicts: Int
+    /// Tickets whose approval a person must settle (MERGE.md, "Approvals").
+    public let approvalIssues: Int
     public let ops: Int
 }
 
 extension NodeStore {
     /// One ticket with its entries, history and conflicts.
     public func ticket(_ reference: String) async throws -> TicketView {
-        try await read { db in
+        let identity = identity
+        return try await read { db in
             let id = try Self.resolve(reference, db)
             let document = try Self.document(id, db)
             let entries = try Row.fetchAll(
@@ -51,7 +54,7 @@ extension NodeStore {
             let history = try Row.fetchAll(
                 db, sql: "SELECT * FROM op WHERE ticket = ? ORDER BY hlc, origin, seq", arguments: [id.description]
             ).map(Self.op(from:))
-            return TicketView(document: document, entries: entries, history: history)
+            return TicketView(document: document, entries: entries, history: history, viewer: identity)
         }
     }
 
@@ -60,7 +63,8 @@ extension NodeStore {
         let (conditions, arguments) = Self.conditions(of: filter)
         let sql = "SELECT * FROM ticket WHERE \(conditions.joined(separator: " AND ")) ORDER BY receivedAt DESC, id LIMIT ?"
         let statementArguments = arguments + [filter.limit]
-        return try await read { db in try Row.fetchAll(db, sql: sql, arguments: statementArguments).map(Self.summary) }
+        let identity = identity
+        return try await read { db in try Row.fetchAll(db, sql: sql, arguments: statementArguments).map { Self.summary($0, viewer: identity) } }
     }
 
     /// The SQL conditions on the `ticket` table that `filter` asks for, with their arguments.
@@ -78,7 +82,7 @@ extension NodeStore {
         add("channel = ?", filter.channel?.rawValue)
         add("assignee = ?", filter.assignee)
         add("origin = ?", filter.origin?.rawValue)
-        add("phone = ?", filter.phone)
+        add("phoneKey = ?", filter.phone.map(PhoneNumber.normalised))
         if filter.openOnly { conditions.append("stage NOT IN ('closed', 'rejected')") }
         return (conditions, arguments)
     }
@@ -90,6 +94,7 @@ extension NodeStore {
         // ones, so those (and needles holding LIKE's own wildcards) are a scan with instr().
         let indexed = needle.count >= 3 && !needle.contains(where: { $0 == "%" || $0 == "_" })
         let match = indexed ? "text LIKE '%' || ? || '%'" : "instr(lower(text), lower(?)) > 0"
+        let identity = identity
         return try await read { db in
             try Row.fetchAll(
                 db,
@@ -98,7 +103,7 @@ extension NodeStore {
                     ORDER BY receivedAt DESC, id LIMIT ?
                     """,
                 arguments: [needle, limit]
-            ).map(Self.summary)
+            ).map { Self.summary($0, viewer: identity) }
         }
     }
 
@@ -119,6 +124,20 @@ extension NodeStore {
                     ticket: ticket, field: field, winner: try readStored { try StoredForm.write(from: row["winner"], of: ticket) },
                     overridden: try readStored { try StoredForm.writes(from: row["overridden"], of: ticket) })
                 return ConflictView(conflict, number: row["number"] ?? "")
+            } + Self.approvalConflicts(db)
+        }
+    }
+
+    /// Approvals contested by content changed behind them, or replies on unapproved content: the
+    /// approval issues besides concurrent decisions (which are the `approval` field's conflicts).
+    private static func approvalConflicts(_ db: Database) throws -> [ConflictView] {
+        try Row.fetchAll(
+            db, sql: "SELECT id, number, document FROM ticket WHERE approvalIssue IS NOT NULL ORDER BY number, id"
+        ).flatMap { row -> [ConflictView] in
+            let document = try storedDocument(from: row)
+            guard let decision = document.registers[.approval]?.winner else { return [] }
+            return document.approval.issues.filter { $0 != .concurrentDecisions }.map {
+                ConflictView(approvalOf: document.id, number: row["number"] ?? "", decision: decision, issue: $0)
             }
         }
     }
@@ -135,17 +154,21 @@ extension NodeStore {
                 openTickets: try Int.fetchOne(
                     db, sql: "SELECT count(*) FROM ticket WHERE opened AND stage NOT IN ('closed', 'rejected')") ?? 0,
                 conflicts: try Int.fetchOne(db, sql: "SELECT count(*) FROM conflict") ?? 0,
+                approvalIssues: try Int.fetchOne(db, sql: "SELECT count(*) FROM ticket WHERE approvalIssue IS NOT NULL") ?? 0,
                 ops: Int(vector.total))
         }
     }
 
-    static func summary(_ row: Row) -> TicketSummary {
-        TicketSummary(
+    /// A ticket row as a list shows it to `viewer`.
+    static func summary(_ row: Row, viewer: NodeIdentity) -> TicketSummary {
+        let handledBy: String = row["branch"]
+        return TicketSummary(
             id: row["id"], number: row["number"] ?? "", origin: row["origin"], title: row["title"], status: row["stage"],
             round: row["round"], severity: row["severity"], category: row["category"], channel: row["channel"] ?? "",
             customer: row["customer"], phone: row["phone"], assignee: row["assignee"],
             escalation: EscalationLevel(rawValue: row["escalation"])?.name ?? "none",
             receivedAt: Date(millis: row["receivedAt"] ?? 0),
-            updatedAt: Date(hlc: HLCTimestamp(rawValue: UInt64(bitPattern: row["updatedHLC"]))))
+            updatedAt: Date(hlc: HLCTimestamp(rawValue: UInt64(bitPattern: row["updatedHLC"]))), handledBy: handledBy,
+            readOnly: !viewer.mayChange(ticketHandledBy: handledBy), approvalIssue: row["approvalIssue"])
     }
 }

@@ -33,7 +33,7 @@ extension NodeStore {
                         number: row["number"], branch: deadlines.branch, category: row["category"], kind: row["kind"],
                         severity: row["severity"], channel: row["channel"] ?? "", status: row["stage"], phone: row["phone"],
                         receivedAt: timeline.receivedAt, resolvedAt: timeline.resolvedAt, deadlines: deadlines.deadlines,
-                        satisfaction: score))
+                        satisfaction: score, approvalIssues: document.approval.issues.map(\.code)))
             }
             return MonthlyReport(
                 month: month, scope: identity.role == .hq ? "company" : identity.nodeID.rawValue, timeZone: zoneName,

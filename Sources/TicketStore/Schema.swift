@@ -185,6 +185,21 @@ enum Schema {
                     """)
             try DerivedData.mark(.deadlines, db)
         }
+        migrator.registerMigration("v7-integrity") { db in
+            try db.execute(
+                sql: """
+                    -- The customer's phone in one form however it was typed (PhoneNumber.normalised),
+                    -- the node handling the ticket, and the approval issue it has (NULL: none).
+                    ALTER TABLE ticket ADD COLUMN phoneKey TEXT NOT NULL DEFAULT '';
+                    ALTER TABLE ticket ADD COLUMN branch TEXT NOT NULL DEFAULT '';
+                    ALTER TABLE ticket ADD COLUMN approvalIssue TEXT;
+                    DROP INDEX ticket_phone;
+                    CREATE INDEX ticket_phoneKey ON ticket (phoneKey);
+                    CREATE INDEX ticket_approvalIssue ON ticket (approvalIssue) WHERE approvalIssue IS NOT NULL;
+                    """)
+            // The new columns, approvals and deadline rounds come from this build's merge.
+            try DerivedData.mark(.documents, db)
+        }
         return migrator
     }
 

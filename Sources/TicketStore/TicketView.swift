@@ -10,8 +10,13 @@ public struct TicketView: Sendable, Encodable, Equatable {
     public let number: String
     /// The node that opened the ticket.
     public let origin: String
+    /// The node that handles it: the one that opened it, or the one HQ transferred it to.
+    public let handledBy: String
+    /// Whether this node may only read it (a branch, for a ticket another node handles).
+    public let readOnly: Bool
     public let title: String
-    /// The lifecycle stage, e.g. `investigating`.
+    /// The stage a person works from, e.g. `investigating`; `awaiting-approval` again when an
+    /// approval was withdrawn or contested.
     public let status: String
     /// 1 for the first handling, + 1 per reopen.
     public let round: Int
@@ -43,9 +48,26 @@ public struct TicketView: Sendable, Encodable, Equatable {
     /// Every op on the ticket, in HLC order.
     public let history: [HistoryLine]
     public let conflicts: [ConflictView]
+    /// The round's approval decision in force, if one was made.
+    public let approval: ApprovalView?
+    /// What is wrong with the round's approval (MERGE.md, "Approvals"), for a person to settle.
+    public let approvalIssues: [String]
     /// What may be done next from the current status.
     public let allowedTransitions: [String]
     public let updatedAt: Date
+
+    /// A decision on the round's content.
+    public struct ApprovalView: Sendable, Encodable, Equatable {
+        /// `approved`, `withdrawn` or `replied`.
+        public let decision: String
+        /// The authority behind the content: `hq`, `branch`, or nil for none.
+        public let authority: String?
+        public let by: String
+        public let origin: String
+        public let at: Date
+        /// Whether an approval covers the content in force with the authority the severity needs.
+        public let inForce: Bool
+    }
 
     /// The investigation report.
     public struct Investigation: Sendable, Encodable, Equatable {
@@ -81,13 +103,15 @@ public struct TicketView: Sendable, Encodable, Equatable {
         public let summary: String
     }
 
-    init(document: TicketDocument, entries: [EntryRecord], history: [Op]) {
+    init(document: TicketDocument, entries: [EntryRecord], history: [Op], viewer: NodeIdentity) {
         let intake = document.intake
         id = document.id.description
         number = intake?.number ?? ""
         origin = document.id.origin.rawValue
+        handledBy = document.owner.rawValue
+        readOnly = !viewer.mayChange(ticketHandledBy: document.owner.rawValue)
         title = document.text(.title)
-        status = document.status.stage.rawValue
+        status = document.processStage.rawValue
         round = document.status.round
         severity = document.severity.rawValue
         category = document.text(.category)
@@ -130,7 +154,17 @@ public struct TicketView: Sendable, Encodable, Equatable {
                 summary: $0.summary)
         }
         conflicts = document.conflicts.map { ConflictView($0, number: intake?.number ?? "") }
-        allowedTransitions = Lifecycle.allowedTransitions(from: document.status, severity: document.severity).map(\.rawValue)
+        let standing = document.approval
+        approval = standing.decision.flatMap { decision in
+            standing.madeBy.map { stamp in
+                ApprovalView(
+                    decision: decision.decision.rawValue, authority: decision.authority?.rawValue,
+                    by: history.first { $0.id == stamp.op }?.actor ?? "", origin: stamp.op.origin.rawValue, at: Date(hlc: stamp.hlc),
+                    inForce: standing.approvalInForce)
+            }
+        }
+        approvalIssues = standing.issues.map(\.description)
+        allowedTransitions = readOnly ? [] : document.allowedTransitions.map(\.rawValue)
         updatedAt = Date(hlc: document.lastChange)
     }
 }
@@ -152,6 +186,12 @@ public struct TicketSummary: Sendable, Encodable, Equatable {
     public let escalation: String
     public let receivedAt: Date
     public let updatedAt: Date
+    /// The node that handles it.
+    public let handledBy: String
+    /// Whether this node may only read it.
+    public let readOnly: Bool
+    /// The code of the approval issue it has (`ApprovalIssue.code`), if any.
+    public let approvalIssue: String?
 
     /// The summary with the customer's phone number masked, as lists show it by default.
     public func maskingPersonalData() -> TicketSummary {
@@ -168,6 +208,8 @@ public struct ConflictView: Sendable, Encodable, Equatable {
     public let field: String
     public let winner: Value
     public let overridden: [Value]
+    /// For an approval contested by content changed behind it (field `approval`): what is wrong.
+    public let issue: String?
 
     /// One write of the field.
     public struct Value: Sendable, Encodable, Equatable {
@@ -181,17 +223,30 @@ public struct ConflictView: Sendable, Encodable, Equatable {
         ticket = conflict.ticket.description
         self.number = number
         field = conflict.field.rawValue
-        func value(_ write: Register.Write) -> Value {
-            Value(
-                value: write.value.description, origin: write.stamp.op.origin.rawValue,
-                op: write.stamp.op.description, at: Date(hlc: write.stamp.hlc))
-        }
-        winner = value(conflict.winner)
-        overridden = conflict.overridden.map(value)
+        winner = Self.value(conflict.winner)
+        overridden = conflict.overridden.map(Self.value)
+        issue = nil
+    }
+
+    /// The approval `decision` of `ticket`, contested by `issue` rather than by a concurrent decision.
+    init(approvalOf ticket: TicketID, number: String, decision: Register.Write, issue: ApprovalIssue) {
+        self.ticket = ticket.description
+        self.number = number
+        field = Field.approval.rawValue
+        winner = Self.value(decision)
+        overridden = []
+        self.issue = issue.description
+    }
+
+    private static func value(_ write: Register.Write) -> Value {
+        Value(
+            value: write.value.description, origin: write.stamp.op.origin.rawValue, op: write.stamp.op.description,
+            at: Date(hlc: write.stamp.hlc))
     }
 
     /// "sh-012 set severity 2 while hq set severity 3; hq's value won".
     public var sentence: String {
+        if let issue { return "\(winner.value) at \(winner.origin), but \(issue)" }
         let losers = overridden.map { "\($0.origin) set \(field) to '\($0.value)'" }.joined(separator: " and ")
         return "\(losers) while \(winner.origin) set it to '\(winner.value)'; \(winner.origin)'s value won"
     }

@@ -189,6 +189,13 @@ extension RegisterValue {
             case .number(let number): $0.number = Int64(number)
             case .satisfaction(let satisfaction):
                 $0.satisfaction = .with { $0.score = Int32(satisfaction.score); $0.remark = satisfaction.remark }
+            case .approval(let record):
+                $0.approval = .with { wire in
+                    wire.round = UInt32(clamping: record.round)
+                    wire.decision = record.decision.rawValue
+                    wire.authority = record.authority?.rawValue ?? ""
+                    wire.seal = record.seal.map { sealed in .with { $0.field = sealed.field.rawValue; $0.write = sealed.write.wire } }
+                }
             }
         }
     }
@@ -202,6 +209,19 @@ extension RegisterValue {
                 throw WireError(.badFrame, "\(label): satisfaction score \(satisfaction.score) outside 1–5")
             }
             self = .satisfaction(value)
+        case .approval(let approval):
+            let decision = try WireError.named(ApprovalRecord.Decision.self, approval.decision, "approval decision", in: label)
+            let authority = approval.authority.isEmpty ? nil : try WireError.named(NodeRole.self, approval.authority, "authority", in: label)
+            var seal: [ApprovalRecord.SealedWrite] = []
+            for sealed in approval.seal {
+                let field = try WireError.named(Field.self, sealed.field, "field", in: label)
+                guard Field.boundByApproval.contains(field), !seal.contains(where: { $0.field == field }) else {
+                    throw WireError(.badFrame, "\(label): an approval seals '\(field.rawValue)', which approvals do not bind or which it names twice")
+                }
+                seal.append(.init(field: field, write: try OpID(wire: sealed.write, in: label)))
+            }
+            guard approval.round > 0 else { throw WireError(.badFrame, "\(label): an approval of round 0") }
+            self = .approval(ApprovalRecord(round: Int(approval.round), decision: decision, authority: authority, seal: seal))
         case nil:
             throw WireError(.badFrame, "\(label): a value of an unknown kind")
         }

@@ -71,7 +71,7 @@ struct Branchdesk: AsyncParsableCommand {
     }
 
     private static func fail(_ message: String, code: Int32) -> Never {
-        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        FileHandle.standardError.write(Data("error: \(TypedText.printable(message, multiLine: true))\n".utf8))
         Foundation.exit(code)
     }
 }

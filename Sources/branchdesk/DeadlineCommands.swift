@@ -89,13 +89,14 @@ struct SetPolicy: AsyncParsableCommand {
     @Option(name: .customLong("cross-department-as-serious"), help: "Whether a general complaint involving several departments gets the severity 2 deadlines: true or false.")
     var crossDepartmentAsSerious: Bool?
     @Option(name: .customLong("due-soon"), help: "Hours before a deadline at which it shows as due soon.") var dueSoon: Int?
+    @OptionGroup var reapply: ReapplyOptions
 
     func validate() throws {
         if severity == nil, firstReply != nil || resolution != nil {
             throw ValidationError("give --severity 1|2|3 with --first-reply or --resolution")
         }
-        if firstReply == nil, resolution == nil, crossDepartmentAsSerious == nil, dueSoon == nil {
-            throw ValidationError("nothing to change: give --severity with --first-reply and/or --resolution, --cross-department-as-serious or --due-soon")
+        if firstReply == nil, resolution == nil, crossDepartmentAsSerious == nil, dueSoon == nil, !reapply.reapplyToOpenTickets {
+            throw ValidationError("nothing to change: give --severity with --first-reply and/or --resolution, --cross-department-as-serious, --due-soon or --reapply-to-open-tickets")
         }
         if let dueSoon, !(1...240).contains(dueSoon) { throw ValidationError("--due-soon must be 1 to 240 hours") }
     }
@@ -111,9 +112,18 @@ struct SetPolicy: AsyncParsableCommand {
         }
         if let crossDepartmentAsSerious { policy.crossDepartmentIsSerious = crossDepartmentAsSerious }
         if let dueSoon { policy.dueSoonHours = dueSoon }
+        policy.reappliesToOpenTickets = reapply.reapplyToOpenTickets
         try await store.setPolicy(policy, actor: actor.actor)
         Output.policy(policy)
     }
+}
+
+/// `--reapply-to-open-tickets`: whether a new policy or calendar also governs the open tickets.
+struct ReapplyOptions: ParsableArguments {
+    @Flag(
+        name: .customLong("reapply-to-open-tickets"),
+        help: "Also judge the tickets still open by this version (by default each ticket keeps the version it was recorded under).")
+    var reapplyToOpenTickets = false
 }
 
 struct CalendarCommand: AsyncParsableCommand {
@@ -160,9 +170,12 @@ struct ChangeCalendar: AsyncParsableCommand {
     @Option(name: .customLong("time-zone"), help: "The company's time zone (IANA name).") var timeZone: String?
     @Option(name: .customLong("branch-time-zone"), help: ArgumentHelp("A branch in another time zone; an empty zone removes it.", valueName: "node=Zone"))
     var branchTimeZone: [String] = []
+    @OptionGroup var reapply: ReapplyOptions
 
     func validate() throws {
-        if holiday.isEmpty, workingDay.isEmpty, remove.isEmpty, restDays == nil, timeZone == nil, branchTimeZone.isEmpty {
+        if holiday.isEmpty, workingDay.isEmpty, remove.isEmpty, restDays == nil, timeZone == nil, branchTimeZone.isEmpty,
+            !reapply.reapplyToOpenTickets
+        {
             throw ValidationError("nothing to change: give --holiday, --working-day, --remove, --rest-days, --time-zone or --branch-time-zone")
         }
     }
@@ -198,6 +211,7 @@ struct ChangeCalendar: AsyncParsableCommand {
             }
             calendar.branchTimeZones[parts[0]] = parts[1].isEmpty ? nil : parts[1]
         }
+        calendar.reappliesToOpenTickets = reapply.reapplyToOpenTickets
         try await store.setCalendar(calendar, actor: actor.actor)
         Output.calendar(calendar, month: nil)
     }

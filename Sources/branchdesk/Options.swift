@@ -50,9 +50,26 @@ struct ActorOptions: ParsableArguments {
 
     var actor: String {
         let environment = ProcessInfo.processInfo.environment
-        let name = by ?? environment["BRANCHDESK_USER"] ?? environment["USER"] ?? ""
-        return name.trimmingWhitespace().isEmpty ? "unknown" : name.trimmingWhitespace()
+        if let named = [by, environment["BRANCHDESK_USER"]].compactMap({ $0?.trimmingWhitespace() }).first(where: { !$0.isEmpty }) {
+            return named
+        }
+        _ = Self.unnamedActorWarning
+        return Self.fallbackActor
     }
+
+    /// The name an edit is recorded under when no one said who makes it: the login, else `unknown`.
+    private static let fallbackActor: String = {
+        let login = ProcessInfo.processInfo.environment["USER"]?.trimmingWhitespace() ?? ""
+        return login.isEmpty ? "unknown" : login
+    }()
+
+    /// Said once per command, on stderr: the history would otherwise name nobody in particular.
+    private static let unnamedActorWarning: Void = {
+        FileHandle.standardError.write(
+            Data(
+                "warning: no --by NAME and no BRANCHDESK_USER: this is recorded as done by '\(fallbackActor)'; set BRANCHDESK_USER to the clerk's name (e.g. in their shell profile) or pass --by NAME\n"
+                    .utf8))
+    }()
 }
 
 /// `--show-personal`: lists mask customers' phone numbers unless asked not to.
@@ -97,4 +114,40 @@ extension Field: ExpressibleByArgument {}
 
 extension CalendarDay: ExpressibleByArgument {
     public init?(argument: String) { self.init(argument) }
+}
+
+/// `--body-file FILE`, or `-` for standard input: text too long for a command line (which the
+/// shell limits to about 128 KiB), read up to the limit of one edit.
+struct BodyFileOptions: ParsableArguments {
+    @Option(
+        name: .customLong("body-file"),
+        help: ArgumentHelp("Read the text from this file ('-' reads standard input) instead of the command line.", valueName: "file"))
+    var bodyFile: String?
+
+    /// The file's text, or a clear error: missing, not UTF-8, or over one edit's limit.
+    func read() throws -> String? {
+        guard let path = bodyFile else { return nil }
+        let name = path == "-" ? "standard input" : path
+        guard let handle = path == "-" ? FileHandle.standardInput : FileHandle(forReadingAtPath: path) else {
+            throw ValidationError("cannot read --body-file \(path): no such readable file; give the path of a text file, or - for standard input")
+        }
+        let data = try handle.readToEnd(upToCount: Op.maxChangesBytes + 1)
+        guard data.count <= Op.maxChangesBytes else {
+            throw DomainError(
+                "\(name) holds more than \(Op.maxChangesBytes / 1024) KiB of text; one edit may carry at most \(Op.maxChangesBytes / 1024) KiB: shorten it, or split it into several notes")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw DomainError("\(name) is not UTF-8 text: save it as UTF-8 (e.g. iconv -f GB18030 -t UTF-8) and try again")
+        }
+        return text
+    }
+}
+
+extension FileHandle {
+    /// Reads until end of file or `limit` bytes, whichever comes first.
+    func readToEnd(upToCount limit: Int) throws -> Data {
+        var data = Data()
+        while data.count < limit, let chunk = try read(upToCount: limit - data.count), !chunk.isEmpty { data += chunk }
+        return data
+    }
 }

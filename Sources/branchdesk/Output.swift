@@ -5,6 +5,14 @@ import ServiceLevels
 import TicketModel
 import TicketStore
 
+/// Every line this executable prints goes through here, so that no control character from data —
+/// a title holding `ESC ] 0 ; … BEL`, say — ever reaches the terminal: each is shown as its
+/// Unicode control picture (`TypedText.printable`). It shadows the standard library's `print`
+/// for the whole module.
+func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
+    Swift.print(TypedText.printable(items.map { "\($0)" }.joined(separator: separator), multiLine: true), terminator: terminator)
+}
+
 /// Printing for people (aligned text, local times) and for programs (JSON).
 enum Output {
     /// Prints `value` as pretty JSON with ISO 8601 times.
@@ -26,6 +34,8 @@ enum Output {
 
     /// Columns padded by display width (CJK characters take two cells).
     static func table(_ rows: [[String]]) -> String {
+        // A cell is one line: a line break from data is shown, never obeyed.
+        let rows = rows.map { $0.map { TypedText.printable($0) } }
         guard let header = rows.first else { return "" }
         let widths = header.indices.map { column in rows.map { displayWidth($0[column]) }.max() ?? 0 }
         return rows.map { row in
@@ -67,7 +77,8 @@ enum Output {
         if deadlines != nil { header.insert("DUE", at: 3) }
         let rows = tickets.enumerated().map { index, ticket in
             var row = [
-                ticket.number, ticket.round > 1 ? "\(ticket.status)/r\(ticket.round)" : ticket.status, String(ticket.severity),
+                ticket.number + (!ticket.readOnly ? "" : " (\(ticket.handledBy))"),
+                ticket.round > 1 ? "\(ticket.status)/r\(ticket.round)" : ticket.status, String(ticket.severity),
                 ticket.category, clip(ticket.customer, 12), ticket.phone, clip(ticket.assignee, 12),
                 time(ticket.receivedAt, zone: zone), clip(ticket.title, 40),
             ]
@@ -75,6 +86,9 @@ enum Output {
             return row
         }
         print(table([header] + rows))
+        if tickets.contains(where: \.readOnly) {
+            print("(NODE) after a number: handled by that node since a transfer; read-only here")
+        }
     }
 
     /// `first-reply breached 2026-11-20 24:00`: the deadline that matters now.
@@ -85,19 +99,27 @@ enum Output {
     }
 
     static func ticket(_ ticket: TicketView, zone: String) {
-        var lines = ["\(ticket.number)  \(ticket.title)"]
+        var lines = ["\(ticket.number)  \(TypedText.printable(ticket.title))"]
+        /// A labelled value; the lines of a multi-line one are indented under the first.
         func line(_ label: String, _ value: String) {
             guard !value.isEmpty else { return }
-            lines.append("  " + label.padding(toLength: 15, withPad: " ", startingAt: 0) + value)
+            let indent = "\n" + String(repeating: " ", count: 17)
+            lines.append("  " + label.padding(toLength: 15, withPad: " ", startingAt: 0) + value.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: indent))
         }
         let round = ticket.round > 1 ? " (round \(ticket.round))" : ""
+        let here = !ticket.readOnly ? "" : " — read-only here: \(ticket.handledBy) handles it"
+        line("branch", "handled by \(ticket.handledBy)\(here)")
         line("status", "\(ticket.status)\(round) · severity \(ticket.severity) · \(ticket.category) · \(ticket.kind) · escalation \(ticket.escalation)")
+        if let approval = ticket.approval {
+            line("approval", "\(approval.decision) by \(approval.by) (\(approval.origin)) \(time(approval.at, zone: zone))")
+        }
+        for issue in ticket.approvalIssues { line("! approval", issue) }
         line("customer", "\(ticket.customer)  \(ticket.phone)")
         line(
             "received",
             "\(time(ticket.receivedAt, zone: zone)) via \(ticket.channel) · recorded \(time(ticket.recordedAt, zone: zone)) by \(ticket.takenBy) at \(ticket.origin)"
         )
-        line("handled by", [ticket.department, ticket.assignee].filter { !$0.isEmpty }.joined(separator: " · "))
+        line("assigned to", [ticket.department, ticket.assignee].filter { !$0.isEmpty }.joined(separator: " · "))
         line("statement", ticket.statement)
         line("request", ticket.request)
         line("facts", ticket.facts)
@@ -126,11 +148,12 @@ enum Output {
                 if let via = note.via { detail += " via \(via)" }
                 if let score = note.score { detail += " \(score)/5" }
                 if let corrects = note.corrects { detail += " of \(corrects)" }
-                return "    \(time(note.at, zone: zone))  \(note.by) (\(note.origin))  \(detail): \(note.text)"
+                let text = note.text.isEmpty ? "" : ": " + note.text.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\n      ")
+                return "    \(time(note.at, zone: zone))  \(note.by) (\(note.origin))  \(detail)\(text)"
             }
         }
         lines.append("  history")
-        lines += ticket.history.map { "    \(time($0.at, zone: zone))  \($0.by) (\($0.origin)#\($0.seq))  \($0.summary)" }
+        lines += ticket.history.map { "    \(time($0.at, zone: zone))  \($0.by) (\($0.origin)#\($0.seq))  \(TypedText.printable($0.summary))" }
         line("next", ticket.allowedTransitions.joined(separator: ", "))
         print(lines.joined(separator: "\n"))
     }
@@ -141,9 +164,15 @@ extension Output {
     static func deadlines(_ ticket: TicketDeadlines, explained: Bool) {
         let zone = TimeZone(identifier: ticket.timeZone) ?? .gmt
         print("\(ticket.number)  handled by \(ticket.branch) (\(ticket.timeZone))")
+        if explained {
+            print("  policy: \(ticket.policy)")
+            print("  calendar: \(ticket.calendar)")
+        }
+        let rounds = Set(ticket.deadlines.map(\.round)).count
         for deadline in ticket.deadlines {
             let due = deadline.due.map { DeadlineClock.format($0, in: zone) } ?? "paused"
-            var line = "  \(deadline.kind.rawValue) within \(deadline.period): due \(due) · \(deadline.state.rawValue)"
+            let round = rounds > 1 ? "round \(deadline.round) " : ""
+            var line = "  \(round)\(deadline.kind.rawValue) within \(deadline.period): due \(due) · \(deadline.state.rawValue)"
             if let metAt = deadline.metAt { line += " at \(DeadlineClock.format(metAt, in: zone))" }
             if let breachedBy = deadline.breachedBy { line += " · held by \(breachedBy)" }
             print(line)

@@ -63,11 +63,11 @@ struct ReportCommand: AsyncParsableCommand {
                         [title, counts.isEmpty ? "-" : counts.map { "\($0.key) \($0.count)" }.joined(separator: " · ")]
                     }))
         lines.append("")
-        var deadlines = [["DEADLINE", "ON TIME", "MET", "LATE", "BREACHED", "PENDING"]]
+        var deadlines = [["DEADLINE", "ON TIME", "MET", "LATE", "BREACHED", "REOPENED", "PENDING"]]
         for (name, figures) in [("first reply", report.firstReply), ("resolution", report.resolution)] {
             deadlines.append([
                 name, percent(figures.rate), String(figures.met), String(figures.late), String(figures.breached),
-                String(figures.pending),
+                String(figures.reopened), String(figures.pending),
             ])
         }
         lines.append(Output.table(deadlines))
@@ -105,6 +105,14 @@ struct ReportCommand: AsyncParsableCommand {
         } else {
             var table = [["STILL OPEN", "BRANCH", "STATUS", "RECEIVED", "DEADLINE", "DUE"]]
             table += report.stillOpen.map { [$0.number, $0.branch, $0.status, time($0.receivedAt), $0.deadline ?? "-", time($0.due)] }
+            lines.append(Output.table(table))
+        }
+        lines.append("")
+        if report.approvalFlags.isEmpty {
+            lines.append("approval flags: none")
+        } else {
+            var table = [["APPROVAL FLAGGED", "BRANCH", "STATUS", "ISSUES"]]
+            table += report.approvalFlags.map { [$0.number, $0.branch, $0.status, $0.issues.joined(separator: ", ")] }
             lines.append(Output.table(table))
         }
         return lines.joined(separator: "\n")

@@ -74,6 +74,10 @@ struct StatusCommand: AsyncParsableCommand {
             ["ops", String(overview.ops)],
             ["tickets", "\(overview.tickets) (\(overview.openTickets) open)"],
             ["conflicts", String(overview.conflicts) + (overview.conflicts > 0 ? "  (see 'branchdesk conflicts')" : "")],
+            [
+                "approval flags",
+                String(overview.approvalIssues) + (overview.approvalIssues > 0 ? "  (replies or approvals to settle: 'branchdesk conflicts')" : ""),
+            ],
             ["SLA breaches", String(status.openBreaches) + (status.openBreaches > 0 ? " open  (see 'branchdesk ticket list --overdue')" : " open")],
         ]
         if let certificate = status.certificate {

@@ -33,6 +33,7 @@ struct OpenTicket: AsyncParsableCommand {
     @Option(help: "1 general, 2 serious or cross-department, 3 major (HQ must act).") var severity: Severity
     @Option(help: "A short title.") var title: String
     @Option(help: "The customer's statement: facts and reasons as told.") var body: String = ""
+    @OptionGroup var bodyFile: BodyFileOptions
     @Option(help: "What the customer asks for.") var request: String = ""
     @Option(help: "appeal, claim (compensation) or non-quality.") var kind: ComplaintKind = .appeal
     @Option(
@@ -42,7 +43,12 @@ struct OpenTicket: AsyncParsableCommand {
     @Option(help: "The responsible department.") var department: String = ""
     @Option(name: .customLong("tag"), help: "A tag (repeatable).") var tags: [String] = []
 
+    func validate() throws {
+        if bodyFile.bodyFile != nil, !body.isEmpty { throw ValidationError("give the statement with --body or --body-file, not both") }
+    }
+
     func run() async throws {
+        let body = try bodyFile.read() ?? body
         let store = try data.openStore()
         let received = try receivedAt.map { try TimeArgument.parse($0, zone: store.identity.timeZone) }
         let draft = try TicketDraft(

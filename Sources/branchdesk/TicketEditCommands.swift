@@ -16,8 +16,17 @@ struct EditOptions: ParsableArguments {
         _ action: String,
         _ makeChanges: @escaping @Sendable (TicketDocument) throws -> [Change]
     ) async throws {
+        try await commit(action) { document, _ in try makeChanges(document) }
+    }
+
+    /// `commit`, for changes that depend on this node's role (an approval's authority).
+    func commit(
+        _ action: String,
+        _ makeChanges: @escaping @Sendable (TicketDocument, NodeRole) throws -> [Change]
+    ) async throws {
         let store = try data.openStore()
-        let ticket = try await store.edit(number, actor: actor.actor, action: action, makeChanges)
+        let role = store.identity.role
+        let ticket = try await store.edit(number, actor: actor.actor, action: action) { try makeChanges($0, role) }
         if output.json {
             try Output.json(ticket)
         } else {
@@ -73,7 +82,9 @@ struct TransitionTicket: AsyncParsableCommand {
 
     func run() async throws {
         let (transition, reason) = (transition, reason)
-        try await edit.commit(transition.rawValue) { try $0.transition(transition, reason: reason) }
+        try await edit.commit(transition.rawValue) { document, role in
+            try document.transition(transition, reason: reason, authority: role)
+        }
     }
 }
 
@@ -135,12 +146,14 @@ struct NoteTicket: AsyncParsableCommand {
     }
 
     @OptionGroup var edit: EditOptions
-    @Argument(help: "The text.") var text: String
+    @Argument(help: "The text (or give --body-file).") var text: String?
+    @OptionGroup var bodyFile: BodyFileOptions
     @Option(help: "note, contact or correction.") var kind: Kind = .note
     @Option(help: "For a contact: how the customer was reached.") var via: Channel?
     @Option(help: "For a correction: the intake value it corrects.") var corrects: IntakeValue?
 
     func validate() throws {
+        if (text == nil) == (bodyFile.bodyFile == nil) { throw ValidationError("give the text as an argument or with --body-file, once") }
         if kind == .correction, corrects == nil {
             throw ValidationError("a correction names what it corrects: --corrects received-at|channel|statement|taken-by")
         }
@@ -148,7 +161,7 @@ struct NoteTicket: AsyncParsableCommand {
 
     func run() async throws {
         let entryKind: EntryKind = kind == .contact ? .contact : kind == .correction ? .correction : .note
-        let entry = Entry(kind: entryKind, text: text, via: via, subject: corrects?.rawValue)
+        let entry = Entry(kind: entryKind, text: try bodyFile.read() ?? text ?? "", via: via, subject: corrects?.rawValue)
         try await edit.commit(kind.rawValue) { try $0.append(entry) }
     }
 }
@@ -199,12 +212,17 @@ struct ReplyTicket: AsyncParsableCommand {
         commandName: "reply", abstract: "Record the reply given to the customer (moves the ticket to replied).")
 
     @OptionGroup var edit: EditOptions
-    @Option(help: "What the customer was told.") var message: String
+    @Option(help: "What the customer was told (or give --body-file).") var message: String?
+    @OptionGroup var bodyFile: BodyFileOptions
     @Option(help: "How: phone, letter, email, walk-in, …") var via: Channel
     @Option(name: .customLong("promised-date"), help: "What was promised by when, YYYY-MM-DD.") var promisedDate: CalendarDay?
 
+    func validate() throws {
+        if (message == nil) == (bodyFile.bodyFile == nil) { throw ValidationError("give what the customer was told with --message or --body-file, once") }
+    }
+
     func run() async throws {
-        let (message, via, promised) = (message, via, promisedDate)
+        let (message, via, promised) = (try bodyFile.read() ?? message ?? "", via, promisedDate)
         try await edit.commit("reply") { try $0.reply(message: message, via: via, promisedDate: promised) }
     }
 }

@@ -63,8 +63,9 @@ final class CommandLineRunner {
         preconditionFailure("the branchdesk binary was not found beside the tests in \(candidates)")
     }()
 
-    /// Runs `branchdesk arguments…` with `BRANCHDESK_DATA` set to this runner's node.
-    func run(_ arguments: [String], environment extra: [String: String] = [:]) throws -> Result {
+    /// Runs `branchdesk arguments…` with `BRANCHDESK_DATA` set to this runner's node, and `input`
+    /// (if any) on its standard input.
+    func run(_ arguments: [String], environment extra: [String: String] = [:], input: Data? = nil) throws -> Result {
         let process = Process()
         process.executableURL = Self.binary
         process.arguments = arguments
@@ -76,9 +77,19 @@ final class CommandLineRunner {
         let (out, err) = (Pipe(), Pipe())
         process.standardOutput = out
         process.standardError = err
+        let inputPipe = input.map { _ in Pipe() }
+        process.standardInput = inputPipe ?? FileHandle.nullDevice
         try process.run()
         StartedProcesses.started(process)
         defer { StartedProcesses.ended(process) }
+        if let inputPipe, let input {
+            // Written from another thread: a large input must not block while the pipes fill up.
+            let writer = inputPipe.fileHandleForWriting
+            Thread.detachNewThread {
+                writer.write(input)
+                try? writer.close()
+            }
+        }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.awaitExit()

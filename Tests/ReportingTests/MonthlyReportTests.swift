@@ -83,8 +83,8 @@ import TicketModel
     }
 
     @Test func onTimeRatesLeaveOutDeadlinesStillAhead() {
-        #expect(report.firstReply == .init(met: 2, late: 1, breached: 1, pending: 1, rate: 0.5))
-        #expect(report.resolution == .init(met: 2, late: 1, breached: 0, pending: 2, rate: 2.0 / 3))
+        #expect(report.firstReply == .init(met: 2, late: 1, breached: 1, reopened: 0, pending: 1, rate: 0.5))
+        #expect(report.resolution == .init(met: 2, late: 1, breached: 0, reopened: 0, pending: 2, rate: 2.0 / 3))
     }
 
     @Test func handlingTimeMedianAndNinetiethPercentile() {
@@ -127,7 +127,7 @@ import TicketModel
     @Test func theCSVOpensInASpreadsheetWithChineseText() throws {
         let csv = report.csv
         #expect(csv.hasPrefix("\u{FEFF}Complaint statistics,2026-11,scope,company"))
-        #expect(csv.contains("\r\nfirst reply,2,1,1,1,50.0%\r\n"))
+        #expect(csv.contains("\r\nfirst reply,2,1,1,0,1,50.0%\r\n"))
         #expect(csv.contains("\r\nreceipt to resolution,3,139.0,144.0\r\n"))
         #expect(csv.contains("SH012-20261104-0001,sh-012,first-reply,2026-11-05 09:00,2026-11-06 09:00,sh-012 (王芳),closed\r\n"))
         #expect(csv.contains("\r\n138 **** 8000,2,SH012-20261102-0001 SH012-20261104-0001,product\r\n"))

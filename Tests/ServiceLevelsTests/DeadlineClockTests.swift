@@ -114,6 +114,45 @@ import TicketModel
         #expect(waiting.reply.state == .onTime)  // the first reply is owed regardless
     }
 
+    /// A pause of seconds must not move a deadline onto a rest day: received Tuesday 12-01, due
+    /// Friday 12-04 24:00; five seconds of waiting would make that Saturday 00:00:05.
+    @Test func aPauseThatEndsOnARestDayMovesTheDeadlineToTheEndOfTheNextWorkingDay() {
+        let received = Self.at("2026-12-01 10:00")
+        #expect(due(Self.timeline(received: received)).resolution.due == Self.at("2026-12-05 00:00"))
+        let start = Self.at("2026-12-02 10:00")
+        let seconds: [TicketTimeline.Wait] = [.init(start: start, end: start + 5)]
+        let paused = due(Self.timeline(received: received, waits: seconds)).resolution
+        #expect(paused.due == Self.at("2026-12-08 00:00"))  // Monday 12-07 24:00
+        #expect(paused.explanation.contains { $0.contains("2026-12-05") && $0.contains("rest day") })
+        // With Monday a holiday, 61 seconds of waiting lands on Tuesday's end, not on the holiday.
+        var calendar = Self.calendar
+        calendar.holidays["2026-12-07"] = "公司假日"
+        let clock = DeadlineClock(policy: .standard, calendar: calendar)
+        let minute: [TicketTimeline.Wait] = [.init(start: start, end: start + 61)]
+        let holiday = clock.deadlines(of: Self.timeline(received: received, waits: minute), branch: "sh-012", now: received)[1]
+        #expect(holiday.due == Self.at("2026-12-09 00:00"))
+    }
+
+    /// A reopened ticket is a new round: round 1's deadlines stay as they were met, round 2 has its
+    /// own, counted from the reopening.
+    @Test func eachRoundHasItsOwnDeadlines() {
+        let received = Self.at("2026-11-18 10:00")
+        let reopened = Self.at("2026-11-23 09:00")
+        let timeline = TicketTimeline(
+            receivedAt: received, severity: .general, departments: 1,
+            rounds: [
+                .init(number: 1, start: received, firstReplyAt: Self.at("2026-11-18 15:00"), resolvedAt: Self.at("2026-11-20 10:00"), waits: []),
+                .init(number: 2, start: reopened, firstReplyAt: nil, resolvedAt: nil, waits: []),
+            ],
+            holders: [.init(since: received, branch: "sh-012", assignee: "王芳")])
+        let deadlines = Self.clock.deadlines(of: timeline, branch: "sh-012", now: Self.at("2026-11-23 12:00"))
+        #expect(deadlines.map(\.round) == [1, 1, 2, 2])
+        #expect(deadlines.prefix(2).map(\.state) == [.met, .met])
+        #expect(deadlines[3].due == Self.at("2026-11-27 00:00"))  // Tuesday, Wednesday, Thursday after Monday's reopening
+        #expect(deadlines[3].state == .onTime && deadlines.headline?.round == 2)
+        #expect(deadlines[2].explanation.first?.hasPrefix("reopened (round 2) 2026-11-23 09:00") == true)
+    }
+
     @Test func periodsParseAndPrint() throws {
         #expect(try Period("24h") == .hours(24))
         #expect(try Period(" 3WD ") == .workingDays(3))

@@ -24,10 +24,10 @@ import TicketStore
     static func utc(_ text: String) -> Date { ISO8601DateFormatter().date(from: text)! }
 
     @Test func thePolicyAndCalendarSetAtHQTakeEffectAtABranchOnceSynced() async throws {
-        let ticket = try await pudong.openTicket(Fixtures.draft(), actor: "王芳")
+        let earlier = try await pudong.openTicket(Fixtures.draft(), actor: "王芳")
         let now = Self.utc("2026-11-22T01:00:00Z")
         // Standard deadlines: Monday, Tuesday, Wednesday → Wednesday 24:00 in Shanghai.
-        #expect(try await pudong.deadlines(of: ticket.number, now: now).deadlines[1].due == Self.utc("2026-11-25T16:00:00Z"))
+        #expect(try await pudong.deadlines(of: earlier.number, now: now).deadlines[1].due == Self.utc("2026-11-25T16:00:00Z"))
 
         var calendar = WorkCalendar()
         calendar.holidays["2026-11-24"] = "店庆"
@@ -37,16 +37,44 @@ import TicketStore
         try await hq.setPolicy(policy, actor: "总部")
         try await Fixtures.sync(hq, to: pudong)
 
-        #expect(try await pudong.companySettings() == CompanySettings(policy: policy, calendar: calendar))
-        // Two working days, skipping the holiday: Monday, Wednesday.
+        let settings = try await pudong.companySettings()
+        #expect(settings.policy == policy && settings.calendar == calendar)
+        // A ticket recorded before keeps the standard rules it was recorded under, and says so.
+        let kept = try await pudong.deadlines(of: earlier.number, now: now)
+        #expect(kept.deadlines.map(\.period) == ["24h", "3wd"])
+        #expect(kept.policy.contains("the standard setting") && kept.calendar.contains("the standard setting"))
+        // One recorded now gets two working days, skipping the holiday: Monday, Wednesday.
+        branchClock.set(hqClock.nowMillis())
+        let ticket = try await pudong.openTicket(Fixtures.draft(), actor: "王芳")
         let atBranch = try await pudong.deadlines(of: ticket.number, now: now)
         #expect(atBranch.deadlines.map(\.period) == ["12h", "2wd"])
         #expect(atBranch.deadlines[1].due == Self.utc("2026-11-25T16:00:00Z"))
         #expect(atBranch.deadlines[1].explanation.contains { $0.contains("2026-11-24 (holiday: 店庆)") })
-        // HQ, once it holds the ticket, computes the same.
+        #expect(atBranch.policy.contains("总部 set") && atBranch.policy.contains("recorded with the ticket"))
+        // HQ, once it holds the tickets, computes the same.
         try await Fixtures.sync(pudong, to: hq)
         #expect(try await hq.deadlines(of: ticket.number, now: now) == atBranch)
-        #expect(try await hq.tickets(TicketFilter()).map(\.number) == [ticket.number])  // the settings are no ticket
+        #expect(try await hq.deadlines(of: earlier.number, now: now) == kept)
+        #expect(try await hq.tickets(TicketFilter()).map(\.number).sorted() == [earlier.number, ticket.number].sorted())  // the settings are no ticket
+    }
+
+    /// The case: a policy that shortens the resolution must not move the deadline of a
+    /// ticket already received (03-01 → 02-26), unless HQ re-applies it to open tickets.
+    @Test func aPolicyChangeMovesTheDeadlinesOfOpenTicketsOnlyWhenHQReappliesIt() async throws {
+        hqClock.set(1_771_372_800_000)  // 2026-02-18 00:00 UTC, Wednesday
+        let ticket = try await hq.openTicket(Fixtures.draft(severity: .serious), actor: "总部")
+        let now = Self.utc("2026-02-19T00:00:00Z")
+        let before = try await hq.deadlines(of: ticket.number, now: now).deadlines[1].due
+        #expect(before == Self.utc("2026-02-27T16:00:00Z"))  // seven working days, the last 02-27 (no holidays set)
+        var policy = ServicePolicy.standard
+        policy.rules[2] = .init(firstReply: .hours(24), resolution: .workingDays(4))
+        try await hq.setPolicy(policy, actor: "总部")
+        #expect(try await hq.deadlines(of: ticket.number, now: now).deadlines[1].due == before)
+        policy.reappliesToOpenTickets = true
+        try await hq.setPolicy(policy, actor: "总部")
+        let reapplied = try await hq.deadlines(of: ticket.number, now: now)
+        #expect(reapplied.deadlines[1].due == Self.utc("2026-02-24T16:00:00Z"))
+        #expect(reapplied.policy.contains("re-applied by HQ"))
     }
 
     @Test func onlyHQSetsThePolicyAndABranchThatForgesItIsRefused() async throws {

@@ -23,18 +23,23 @@ import TicketStore
         } else {
             seeds = Array(stride(from: shard, to: Self.totalSeeds, by: Self.shards.count))
         }
-        var withConflicts = 0, withReopens = 0
+        var withConflicts = 0, withReopens = 0, withApprovals = 0, withApprovalIssues = 0
         for seed in seeds {
             var simulation = try Simulation(seed: seed)
             try await simulation.run()
             let views = try await simulation.expectConvergence()
             if views.contains(where: { !$0.conflicts.isEmpty }) { withConflicts += 1 }
             if views.contains(where: { $0.round > 1 }) { withReopens += 1 }
+            if views.contains(where: { $0.approval != nil }) { withApprovals += 1 }
+            if views.contains(where: { !$0.approvalIssues.isEmpty }) { withApprovalIssues += 1 }
         }
         // Convergence only means something if the histories were concurrent.
         if seeds.count >= 50 {
             #expect(withConflicts * 20 >= seeds.count, "only \(withConflicts) of \(seeds.count) runs ended with a conflict")
             #expect(withReopens * 10 >= seeds.count, "only \(withReopens) of \(seeds.count) runs reopened a ticket")
+            #expect(withApprovals * 10 >= seeds.count, "only \(withApprovals) of \(seeds.count) runs approved a ticket")
+            // Approvals contested by concurrent edits of what they bound, flagged alike everywhere.
+            #expect(withApprovalIssues * 50 >= seeds.count, "only \(withApprovalIssues) of \(seeds.count) runs flagged an approval")
         }
     }
 }
@@ -75,7 +80,7 @@ struct Simulation {
         acknowledged = Array(repeating: Array(repeating: VersionVector(), count: count), count: count)
     }
 
-    mutating func run(steps: Int = 60) async throws {
+    mutating func run(steps: Int = 80) async throws {
         for _ in 0..<steps {
             for clock in clocks {
                 // Mostly forwards, sometimes a correction backwards.
@@ -99,8 +104,10 @@ struct Simulation {
         var filter = TicketFilter()
         filter.limit = 1_000
         let tickets = try await node.tickets(filter)
-        if tickets.isEmpty || random.chance(0.12) {
-            _ = try await node.openTicket(Fixtures.draft(title: "t\(random.next() % 1000)"), actor: "n\(index)")
+        if tickets.isEmpty || random.chance(0.06) {
+            // Half are serious (severity 2): they go through submit and approve before the reply.
+            let severity: Severity = random.chance(0.5) ? .serious : .general
+            _ = try await node.openTicket(Fixtures.draft(title: "t\(random.next() % 1000)", severity: severity), actor: "n\(index)")
             localOps += 1
             return
         }
@@ -110,20 +117,25 @@ struct Simulation {
         // ticket (and so conflicts) frequent.
         let own = node.identity.role == .hq ? tickets : tickets.filter { $0.origin == node.identity.nodeID.rawValue }
         guard !own.isEmpty else { return }
-        let followed = node.identity.role == .hq && random.chance(0.7) ? own.first { $0.id == lastBranchEdit?.ticket } : nil
+        // HQ follows the ticket a branch works on; a branch often goes on with it, as a clerk does.
+        let follows = random.chance(0.7)
+        let followed = follows ? own.first { $0.id == lastBranchEdit?.ticket } : nil
         let ticket = followed ?? random.pick(own)
         if node.identity.role == .hq, random.chance(0.05) {
             let branch = nodes[Int.random(in: 1..<nodes.count, using: &random)].identity.nodeID
             if (try? await node.edit(ticket.id, actor: "hq", action: "transfer") { try $0.transfer(to: branch) }) != nil { localOps += 1 }
             return
         }
-        // Following a ticket up, HQ often changes what the branch just changed.
-        let repeated = followed != nil && random.chance(0.7) ? lastBranchEdit?.choice : nil
-        let (choice, pick) = (repeated ?? Int.random(in: 0..<9, using: &random), random.next())
+        // Following a ticket up, HQ often changes what the branch just changed, or rewrites the
+        // report and resolution while the branch moves the ticket on (approves, replies).
+        let hqFollows = followed != nil && node.identity.role == .hq
+        let repeated = hqFollows ? (random.chance(0.7) ? lastBranchEdit?.choice : 9) : nil
+        let (choice, pick) = (repeated ?? Int.random(in: 0..<12, using: &random), random.next())
         if node.identity.role == .branch { lastBranchEdit = (ticket.id, choice) }
+        let role = node.identity.role
         do {
             _ = try await node.edit(ticket.id, actor: "n\(index)", action: "edit\(choice)") { document in
-                try Simulation.change(choice, pick, of: document)
+                try Simulation.change(choice, pick, of: document, by: role)
             }
             localOps += 1
         } catch is DomainError {
@@ -131,14 +143,21 @@ struct Simulation {
         }
     }
 
-    /// A realistic local edit, chosen by `choice` and made concrete by `pick`.
-    static func change(_ choice: Int, _ pick: UInt64, of document: TicketDocument) throws -> [Change] {
+    /// A realistic local edit by a node of `role`, chosen by `choice` and made concrete by `pick`.
+    static func change(_ choice: Int, _ pick: UInt64, of document: TicketDocument, by role: NodeRole) throws -> [Change] {
         switch choice {
         case 0: return try document.update([.severity: .number(Int(pick % 3) + 1)])
         case 1: return try document.update([[Field.title, .assignee, .department][Int(pick % 3)]: .text("v\(pick % 4)")])
-        case 2, 3:
-            let allowed = Lifecycle.allowedTransitions(from: document.status, severity: document.severity)
-            return try document.transition(allowed[Int(pick % UInt64(allowed.count))], reason: "原因")
+        case 2, 3, 10, 11:
+            let allowed = document.allowedTransitions
+            guard !allowed.isEmpty else { throw DomainError("nothing allowed") }
+            // Mostly the process's next step forward (the first allowed), sometimes any.
+            let transition = pick % 10 < 7 ? allowed[0] : allowed[Int(pick / 10 % UInt64(allowed.count))]
+            if transition == .reply { return try document.reply(message: "答复 \(pick % 10)", via: .phone, promisedDate: nil) }
+            return try document.transition(transition, reason: "原因", authority: role)
+        case 9:
+            // Content an approval binds: the report's countermeasure, the resolution, the facts.
+            return try document.update([[Field.countermeasure, .resolution, .facts][Int(pick % 3)]: .text("内容 \(pick % 5)")])
         case 4: return try document.append(Entry(kind: .note, text: "备注 \(pick % 100)"))
         case 5: return try document.tag(add: pick % 2 == 0 ? ["vip"] : [], remove: pick % 2 == 0 ? [] : ["vip"])
         case 6: return try document.escalate()
@@ -213,9 +232,20 @@ struct Simulation {
             #expect(try await node.digest() == digest, "seed \(seed): digest differs at \(node.identity.nodeID)")
             #expect(try await node.conflicts() == conflicts, "seed \(seed): conflicts differ at \(node.identity.nodeID)")
             for view in views {
-                #expect(try await node.ticket(view.id) == view, "seed \(seed): ticket \(view.id) differs at \(node.identity.nodeID)")
+                #expect(
+                    try Self.replicated(await node.ticket(view.id)) == Self.replicated(view),
+                    "seed \(seed): ticket \(view.id) differs at \(node.identity.nodeID)")
             }
         }
         return views
+    }
+
+    /// What of a ticket view every replica must agree on: all of it but what depends on who looks
+    /// (whether this node may change the ticket, and so what it may do next).
+    static func replicated(_ view: TicketView) throws -> String {
+        var fields = try JSONSerialization.jsonObject(with: JSONEncoder().encode(view)) as? [String: Any] ?? [:]
+        fields["readOnly"] = nil
+        fields["allowedTransitions"] = nil
+        return String(decoding: try JSONSerialization.data(withJSONObject: fields, options: .sortedKeys), as: UTF8.self)
     }
 }

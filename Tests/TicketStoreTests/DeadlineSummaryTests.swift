@@ -62,13 +62,18 @@ import TicketStore
         }
     }
 
-    @Test func aPolicyChangeAtHQSummarisesTheOpenTicketsAgain() async throws {
+    @Test func aPolicyHQReappliesToOpenTicketsSummarisesThemAgain() async throws {
         let hq = try Fixtures.memoryStore("hq", role: .hq, clock: clock)
         let number = try await hq.openTicket(Fixtures.draft(), actor: "总部").number
         let now = Date(timeIntervalSince1970: Double(clock.nowMillis()) / 1000).addingTimeInterval(5 * 86_400)
         #expect(try await hq.urgentTickets(dueBy: now, now: now, filter: TicketFilter()).map(\.deadlines.number) == [number])
         var policy = ServicePolicy.standard
         policy.rules[1] = .init(firstReply: .days(10), resolution: .days(30))
+        try await hq.setPolicy(policy, actor: "总部")
+        // The ticket keeps the policy it was recorded under…
+        #expect(try await hq.urgentTickets(dueBy: now, now: now, filter: TicketFilter()).map(\.deadlines.number) == [number])
+        // …until HQ re-applies the new one to the open tickets.
+        policy.reappliesToOpenTickets = true
         try await hq.setPolicy(policy, actor: "总部")
         #expect(try await hq.urgentTickets(dueBy: now, now: now, filter: TicketFilter()).isEmpty)
         #expect(try await hq.status(now: now).openBreaches == 0)

@@ -33,7 +33,6 @@ import TicketStore
         // November in Shanghai is 10-31 16:00 UTC to 11-30 16:00 UTC.
         let first = try await open(at: pudong, received: "2026-10-31T16:30:00Z")
         _ = try await open(at: pudong, received: "2026-10-31T15:59:00Z")  // October 31, 23:59 in Shanghai
-        _ = try await open(at: pudong, received: "2026-11-30T16:00:00Z")  // December 1, 00:00
         clock.advance(byMillis: 3_600_000)
         _ = try await pudong.edit(first, actor: "王芳", action: "accept") { try $0.transition(.accept) }
         _ = try await pudong.edit(first, actor: "王芳", action: "reply") {
@@ -42,6 +41,8 @@ import TicketStore
         _ = try await pudong.edit(first, actor: "王芳", action: "follow-up") {
             try $0.followUp(try Satisfaction(score: 4, remark: "满意"), then: .close)
         }
+        clock.set(1_796_083_200_000)  // 2026-12-01 00:00 UTC: a complaint may not be received in the future
+        _ = try await open(at: pudong, received: "2026-11-30T16:00:00Z")  // December 1, 00:00 in Shanghai
         let other = try await open(at: minhang, received: "2026-11-21T02:00:00Z")
         try await Fixtures.sync(pudong, to: hq)
         try await Fixtures.sync(minhang, to: hq)

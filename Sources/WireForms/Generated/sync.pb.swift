@@ -513,16 +513,71 @@ public nonisolated struct Branchdesk_Sync_V1_Value: Sendable {
     set {kind = .satisfaction(newValue)}
   }
 
+  public var approval: Branchdesk_Sync_V1_Approval {
+    get {
+      if case .approval(let v)? = kind {return v}
+      return Branchdesk_Sync_V1_Approval()
+    }
+    set {kind = .approval(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Kind: Equatable, Sendable {
     case text(String)
     case number(Int64)
     case satisfaction(Branchdesk_Sync_V1_Satisfaction)
+    case approval(Branchdesk_Sync_V1_Approval)
 
   }
 
   public init() {}
+}
+
+/// The value of a ticket's `approval` register (MERGE.md, "Approvals").
+public nonisolated struct Branchdesk_Sync_V1_Approval: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var round: UInt32 = 0
+
+  /// "approved", "withdrawn" or "replied"
+  public var decision: String = String()
+
+  /// "hq", "branch", or empty when none
+  public var authority: String = String()
+
+  /// sorted by field name
+  public var seal: [Branchdesk_Sync_V1_SealedWrite] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The write in force of one field an approval binds.
+public nonisolated struct Branchdesk_Sync_V1_SealedWrite: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var field: String = String()
+
+  public var write: Branchdesk_Sync_V1_OpId {
+    get {_write ?? Branchdesk_Sync_V1_OpId()}
+    set {_write = newValue}
+  }
+  /// Returns true if `write` has been explicitly set.
+  public var hasWrite: Bool {self._write != nil}
+  /// Clears the value of `write`. Subsequent reads from it will return its default value.
+  public mutating func clearWrite() {self._write = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _write: Branchdesk_Sync_V1_OpId? = nil
 }
 
 public nonisolated struct Branchdesk_Sync_V1_Satisfaction: Sendable {
@@ -1413,7 +1468,7 @@ nonisolated extension Branchdesk_Sync_V1_Write: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Branchdesk_Sync_V1_Value: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Value"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}text\0\u{1}number\0\u{1}satisfaction\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}text\0\u{1}number\0\u{1}satisfaction\0\u{1}approval\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1450,6 +1505,19 @@ nonisolated extension Branchdesk_Sync_V1_Value: SwiftProtobuf.Message, SwiftProt
           self.kind = .satisfaction(v)
         }
       }()
+      case 4: try {
+        var v: Branchdesk_Sync_V1_Approval?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .approval(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .approval(v)
+        }
+      }()
       default: break
       }
     }
@@ -1473,6 +1541,10 @@ nonisolated extension Branchdesk_Sync_V1_Value: SwiftProtobuf.Message, SwiftProt
       guard case .satisfaction(let v)? = self.kind else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
     }()
+    case .approval?: try {
+      guard case .approval(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    }()
     case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -1480,6 +1552,90 @@ nonisolated extension Branchdesk_Sync_V1_Value: SwiftProtobuf.Message, SwiftProt
 
   public static func ==(lhs: Branchdesk_Sync_V1_Value, rhs: Branchdesk_Sync_V1_Value) -> Bool {
     if lhs.kind != rhs.kind {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Branchdesk_Sync_V1_Approval: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Approval"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}round\0\u{1}decision\0\u{1}authority\0\u{1}seal\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.round) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.decision) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.authority) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.seal) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.round != 0 {
+      try visitor.visitSingularUInt32Field(value: self.round, fieldNumber: 1)
+    }
+    if !self.decision.isEmpty {
+      try visitor.visitSingularStringField(value: self.decision, fieldNumber: 2)
+    }
+    if !self.authority.isEmpty {
+      try visitor.visitSingularStringField(value: self.authority, fieldNumber: 3)
+    }
+    if !self.seal.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.seal, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Branchdesk_Sync_V1_Approval, rhs: Branchdesk_Sync_V1_Approval) -> Bool {
+    if lhs.round != rhs.round {return false}
+    if lhs.decision != rhs.decision {return false}
+    if lhs.authority != rhs.authority {return false}
+    if lhs.seal != rhs.seal {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Branchdesk_Sync_V1_SealedWrite: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SealedWrite"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}field\0\u{1}write\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.field) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._write) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.field.isEmpty {
+      try visitor.visitSingularStringField(value: self.field, fieldNumber: 1)
+    }
+    try { if let v = self._write {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Branchdesk_Sync_V1_SealedWrite, rhs: Branchdesk_Sync_V1_SealedWrite) -> Bool {
+    if lhs.field != rhs.field {return false}
+    if lhs._write != rhs._write {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
