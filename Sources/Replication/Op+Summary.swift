@@ -14,6 +14,8 @@ extension Change {
         switch self {
         case .intake(let intake):
             return "opened via \(intake.channel.rawValue), taken by \(intake.takenBy)"
+        case .write(.policyVersion, _, _), .write(.calendarVersion, _, _):
+            return nil
         case .write(let field, let value, _):
             let shown = value.description
             return "\(field.rawValue) = \(shown.count > 60 ? String(shown.prefix(57)) + "…" : shown)"

@@ -2,11 +2,11 @@ import Replication
 import WireForms
 
 /// The protocol versions this build speaks. The protocol version is independent of the package
-/// version: it changes only when the wire contract in `Protocol/SYNC.md` changes.
+/// version: it changes only when the wire contract in `Protocol/SYNC.md` changes (§10 lists them).
 public enum SyncProtocol {
-    public static let versions: ClosedRange<UInt32> = 1...1
+    public static let versions: ClosedRange<UInt32> = 2...2
     /// Sent in the hello, for the peer's logs only.
-    public static let software = "branchdesk 0.3.0"
+    public static let software = "branchdesk 0.4.0"
     /// The most ops one batch may hold (SYNC.md §4): a receiver refuses a larger batch.
     public static let maxBatchOps = Op.maxBatchCount
 }

@@ -208,11 +208,16 @@ public enum PhoneNumber {
         }
     }
 
-    /// The number with all but its first three and last four digits hidden, for lists and logs:
-    /// `138 0013 8000` → `138 **** 8000`. Numbers of seven digits or fewer hide all but the last two.
+    /// The number with all but the first three and last four digits of its national number
+    /// hidden, for lists and logs: `138 0013 8000` → `138 **** 8000`, `+86-138-0013-8000` →
+    /// `+86-138-****-8000`. Numbers of seven digits or fewer hide all but the last two.
     public static func masked(_ number: String) -> String {
         let digitCount = number.filter(\.isNumber).count
-        let (keepFirst, keepLast) = digitCount > 7 ? (3, 4) : (0, 2)
+        let key = normalised(number).filter(\.isNumber)
+        // The digits of a country code or international prefix before the national number.
+        let prefix = max(0, digitCount - key.count + (key.hasPrefix("0") && !number.filter(\.isNumber).hasPrefix("0") ? 1 : 0))
+        let national = digitCount - prefix
+        let (keepFirst, keepLast) = national > 7 ? (prefix + 3, 4) : (prefix, 2)
         var seen = 0
         return String(number.map { character -> Character in
             guard character.isNumber else { return character }

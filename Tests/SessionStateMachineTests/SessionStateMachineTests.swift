@@ -50,7 +50,7 @@ struct Harness {
         clock.wallMillis += UInt64(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
     }
 
-    static func hello(from identity: NodeIdentity, vector: VersionVector = VersionVector(), versions: ClosedRange<UInt32> = 1...1)
+    static func hello(from identity: NodeIdentity, vector: VersionVector = VersionVector(), versions: ClosedRange<UInt32> = SyncProtocol.versions)
         -> Branchdesk_Sync_V1_Hello
     {
         .with {
@@ -131,9 +131,9 @@ func vector(_ entries: [String: UInt64]) -> VersionVector {
     @Test func anUnsupportedVersionIsRefusedWithItsCodeAndRecorded() {
         var session = Harness.listener()
         let actions = session.machine.receiveHello(
-            Harness.hello(from: Harness.branch, versions: 2...3), certificate: .success(Harness.branchCertificate), now: session.clock)
+            Harness.hello(from: Harness.branch, versions: 1...1), certificate: .success(Harness.branchCertificate), now: session.clock)
         #expect(actions.errorSent?.code == .unsupportedVersion)
-        #expect(actions.errorSent?.reason.contains("2...3") == true)
+        #expect(actions.errorSent?.reason.contains("1...1") == true)  // a branchdesk 0.3 peer
         #expect(actions.failure?.kind == .refused)
         #expect(actions.failure?.recorded == true)
     }

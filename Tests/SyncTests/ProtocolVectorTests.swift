@@ -30,11 +30,12 @@ struct ProtocolVectorTests {
             actor: "王芳", action: "open",
             changes: TicketDocument.opening(draft, number: "SH012-20261122-0004", receivedAt: 1_795_300_000_000))
         return [
-            ("hello", "hello from branch sh-012, protocol versions 1...1, holding {hq:3, sh-012:7}",
+            ("hello", "hello from branch sh-012, protocol versions \(SyncProtocol.versions.lowerBound)...\(SyncProtocol.versions.upperBound), holding {hq:3, sh-012:7}",
              .with {
                  $0.hello = .with {
-                     $0.minVersion = 1; $0.maxVersion = 1; $0.nodeID = "sh-012"; $0.role = "branch"
-                     $0.vector = vector.wire; $0.software = "branchdesk 0.2.0"
+                     $0.minVersion = SyncProtocol.versions.lowerBound; $0.maxVersion = SyncProtocol.versions.upperBound
+                     $0.nodeID = "sh-012"; $0.role = "branch"
+                     $0.vector = vector.wire; $0.software = SyncProtocol.software
                  }
              }),
             ("batch", "batch 1 with one op: sh-012#8 opens ticket sh-012:4 (SH012-20261122-0004)",

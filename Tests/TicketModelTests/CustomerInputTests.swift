@@ -23,6 +23,15 @@ import TicketModel
         #expect(PhoneNumber.normalised("001 415 555 0100") == "+14155550100")
     }
 
+    @Test func maskingHidesTheMiddleOfTheNationalNumber() {
+        #expect(PhoneNumber.masked("138 0013 8000") == "138 **** 8000")
+        #expect(PhoneNumber.masked("+86-138-0013-8000") == "+86-138-****-8000")
+        #expect(PhoneNumber.masked("0086 13800138000") == "0086 138****8000")
+        #expect(PhoneNumber.masked("+86 21 6234 5678") == "+86 21 6*** 5678")
+        #expect(PhoneNumber.masked("021-6234 5678") == "021-**** 5678")
+        #expect(PhoneNumber.masked("1234567") == "*****67")
+    }
+
     @Test func controlCharactersAreRefusedWhereTextIsTyped() throws {
         let injection = "手机死机\u{1B}]0;pwned\u{07}"
         let error = #expect(throws: DomainError.self) { try TypedText.checked(injection, "title", multiLine: false) }
