@@ -200,6 +200,23 @@ enum Schema {
             // The new columns, approvals and deadline rounds come from this build's merge.
             try DerivedData.mark(.documents, db)
         }
+        migrator.registerMigration("v8-accounts") { db in
+            try db.execute(
+                sql: """
+                    -- The people who log in to this node's console: local, never replicated. The
+                    -- name is the actor on their ops; only a bcrypt hash of the password is kept.
+                    CREATE TABLE account (
+                        name TEXT PRIMARY KEY,
+                        role TEXT NOT NULL,
+                        passwordHash TEXT NOT NULL,
+                        disabled INTEGER NOT NULL,
+                        failedLogins INTEGER NOT NULL,
+                        lockedUntil INTEGER,
+                        createdAt INTEGER NOT NULL,
+                        passwordChangedAt INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 

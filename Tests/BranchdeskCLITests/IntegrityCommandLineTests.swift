@@ -79,3 +79,23 @@ import TicketStore
         #expect(sla.stdout.contains("policy: the standard setting (HQ had set none), recorded with the ticket"), "\(sla.stdout)")
     }
 }
+
+/// `branchdesk users`: accounts made from the command line, passwords from standard input.
+@Suite struct UsersCommandLineTests {
+    @Test func anAdministratorAddsListsAndDisablesAccounts() throws {
+        let cli = try CommandLineTests().initialisedNode()
+        let added = try cli.run(["users", "add", "王芳", "--role", "supervisor"], input: Data("门店密码2026\n".utf8))
+        #expect(added.status == 0 && added.stdout.contains("added 王芳 (supervisor)"), "\(added.stderr)")
+        let noPassword = try cli.run(["users", "add", "李四", "--role", "clerk"], input: Data())
+        #expect(noPassword.status == 64 && noPassword.stderr.contains("no password on standard input"))
+        let weak = try cli.run(["users", "add", "李四", "--role", "clerk"], input: Data("123\n".utf8))
+        #expect(weak.status == 2 && weak.stderr.contains("too short"))
+        #expect(try cli.run("users", "disable", "王芳").status == 0)
+        let listed = try cli.run("users", "list")
+        #expect(listed.stdout.contains("王芳") && listed.stdout.contains("disabled") && !listed.stdout.contains("李四"))
+        let json = try cli.run("users", "list", "--json").stdout
+        #expect(json.contains("\"role\" : \"supervisor\"") && !json.contains("门店密码") && !json.contains("$2"), "no password or hash is shown")
+        let unknown = try cli.run("users", "disable", "张伟")
+        #expect(unknown.status == 2 && unknown.stderr.contains("no account '张伟'"))
+    }
+}
