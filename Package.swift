@@ -34,6 +34,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         // Bcrypt for the console's account passwords (HummingbirdBcrypt), not written by hand.
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        // The web console: HTTP server and router, and logic-less templates that escape by default.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // Pure domain: tickets, lifecycle lattice, field definitions. No I/O, no dependencies.
@@ -115,7 +118,7 @@ let package = Package(
         .target(
             name: "BranchdeskNode",
             dependencies: [
-                "TicketModel", "Replication", "TicketStore", "SyncWire", "SyncTransport", "Monitoring",
+                "TicketModel", "Replication", "TicketStore", "SyncWire", "SyncTransport", "Monitoring", "WebConsole",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -123,6 +126,20 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strictSettings
+        ),
+        // The web console each node serves from its own replica (DESIGN §7): pages, accounts'
+        // sessions, CSRF; templates and static files ship as resources.
+        .target(
+            name: "WebConsole",
+            dependencies: [
+                "TicketModel", "Replication", "ServiceLevels", "Reporting", "TicketStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            resources: [.copy("Templates"), .copy("Static")],
             swiftSettings: strictSettings
         ),
         // The `branchdesk` command line: commands only, over the composition root and the store.
@@ -163,6 +180,14 @@ let package = Package(
             ],
             swiftSettings: strictSettings),
         .testTarget(name: "TicketModelTests", dependencies: ["TicketModel"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "WebConsoleTests",
+            dependencies: [
+                "WebConsole", "TicketModel", "Replication", "TicketStore", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: strictSettings),
         .testTarget(name: "ServiceLevelsTests", dependencies: ["TicketModel", "ServiceLevels"], swiftSettings: strictSettings),
         .testTarget(
             name: "ReportingTests", dependencies: ["TicketModel", "ServiceLevels", "Reporting"], swiftSettings: strictSettings),

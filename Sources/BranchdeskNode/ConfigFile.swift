@@ -13,6 +13,7 @@ public struct ConfigFile: Equatable, Sendable {
         case listen
         case hq
         case metrics
+        case webListen = "web_listen"
         case logLevel = "log_level"
         case batchOps = "batch_ops"
         case window
@@ -78,7 +79,7 @@ public struct ConfigFile: Equatable, Sendable {
         switch key {
         case .data:
             guard !value.isEmpty else { throw ConfigError("\(origin): data needs a directory") }
-        case .listen, .hq, .metrics:
+        case .listen, .hq, .metrics, .webListen:
             guard HostPort(value) != nil else { throw ConfigError("\(origin): \(key.rawValue) '\(value)' is not HOST:PORT, e.g. 127.0.0.1:7420") }
         case .logLevel:
             guard Logger.Level(rawValue: value) != nil else {

@@ -12,16 +12,18 @@ public struct NodeConfiguration: Sendable {
         public var listen: HostPort?
         public var hq: HostPort?
         public var metrics: HostPort?
+        public var web: HostPort?
         public var logLevel: Logger.Level?
 
         public init(
-            data: String? = nil, listen: HostPort? = nil, hq: HostPort? = nil, metrics: HostPort? = nil,
+            data: String? = nil, listen: HostPort? = nil, hq: HostPort? = nil, metrics: HostPort? = nil, web: HostPort? = nil,
             logLevel: Logger.Level? = nil
         ) {
             self.data = data
             self.listen = listen
             self.hq = hq
             self.metrics = metrics
+            self.web = web
             self.logLevel = logLevel
         }
     }
@@ -34,6 +36,8 @@ public struct NodeConfiguration: Sendable {
     public var hq: HostPort?
     /// Where `/metrics` and `/health` are served; off when nil.
     public var metrics: HostPort?
+    /// Where the web console is served (`web_listen`); off when nil.
+    public var web: HostPort?
     /// The log level; the command's own default when nil.
     public var logLevel: Logger.Level?
     /// The sync sessions' tunables.
@@ -66,6 +70,7 @@ public struct NodeConfiguration: Sendable {
         listen = try address(.listen, flag: flags.listen)
         hq = try address(.hq, flag: flags.hq)
         metrics = try address(.metrics, flag: flags.metrics)
+        web = try address(.webListen, flag: flags.web)
         logLevel = try value(.logLevel, flag: flags.logLevel?.rawValue).flatMap(Logger.Level.init(rawValue:))
         if let batchOps = try number(.batchOps) { sync.batchOps = batchOps }
         if let window = try number(.window) { sync.window = window }

@@ -6,12 +6,13 @@ import NIOCore
 import Prometheus
 import Replication
 import ServiceLifecycle
-import Synchronization
 import SyncTransport
 import SyncWire
+import Synchronization
 import TicketModel
 import TicketStore
 import UnixSignals
+import WebConsole
 
 /// A node put together to serve: its store and the services of its `ServiceGroup` — the change
 /// feed, the sync server, the dialler to headquarters, `/metrics` and `/health` — bound and ready.
@@ -75,6 +76,10 @@ public final class ServedNode: Sendable {
             }
             services.append(monitoring)
             monitoringAddress = HostPort(host: address.host, port: monitoring.port)
+        }
+        if let address = configuration.web {
+            let console = try await ConsoleServer(store: store)
+            services.append(console.application(host: address.host, port: address.port, logger: logger))
         }
         guard syncAddress != nil || hqAddress != nil else {
             throw NodeError(

@@ -59,7 +59,7 @@ extension NodeStore {
         }
     }
 
-    /// Sets a new password; it also unlocks the account.
+    /// Sets a new password; it also unlocks the account and ends its sessions.
     public func setPassword(of name: String, to password: String) async throws {
         let hash = try await Self.hash(Self.checkedPassword(password))
         let now = Int64(clock.nowMillis())
@@ -68,14 +68,16 @@ extension NodeStore {
             try db.execute(
                 sql: "UPDATE account SET passwordHash = ?, passwordChangedAt = ?, failedLogins = 0, lockedUntil = NULL WHERE name = ?",
                 arguments: [hash, now, name])
+            try Self.closeSessions(of: name, db)
         }
     }
 
-    /// Disables (or enables again) an account: a disabled account cannot log in.
+    /// Disables (or enables again) an account: a disabled account cannot log in, and its sessions end.
     public func setAccount(_ name: String, disabled: Bool) async throws {
         try await write { db in
             _ = try Self.account(name, db)
             try db.execute(sql: "UPDATE account SET disabled = ? WHERE name = ?", arguments: [disabled, name])
+            if disabled { try Self.closeSessions(of: name, db) }
         }
     }
 
@@ -140,6 +142,11 @@ extension NodeStore {
             throw DomainError("no account '\(name)' on this node; see 'branchdesk users list'")
         }
         return account(from: row)
+    }
+
+    /// The account `name`, if there is one.
+    static func storedAccount(_ name: String, _ db: Database) throws -> Account? {
+        try accountRow(name, db).map(account(from:))
     }
 
     private static func accountRow(_ name: String, _ db: Database) throws -> Row? {

@@ -215,6 +215,16 @@ enum Schema {
                         createdAt INTEGER NOT NULL,
                         passwordChangedAt INTEGER NOT NULL
                     ) WITHOUT ROWID;
+                    -- Logged-in browsers, kept across restarts: the SHA-256 of the cookie's token
+                    -- (so the file holds no usable session), the CSRF token of its forms, and its times.
+                    CREATE TABLE consoleSession (
+                        tokenHash TEXT PRIMARY KEY,
+                        account TEXT NOT NULL REFERENCES account (name) ON DELETE CASCADE,
+                        csrfToken TEXT NOT NULL,
+                        createdAt INTEGER NOT NULL,
+                        lastSeenAt INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE INDEX consoleSession_account ON consoleSession (account);
                     """)
         }
         return migrator

@@ -43,14 +43,18 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Where to serve /metrics (Prometheus) and /health over HTTP.", valueName: "host:port"))
     var metrics: HostPort?
 
+    @Option(help: ArgumentHelp("Where to serve the web console, e.g. 127.0.0.1:8080 (accounts: 'branchdesk users add').", valueName: "host:port"))
+    var web: HostPort?
+
     func run() async throws {
-        let configuration = try data.configuration(.init(listen: listen, metrics: metrics, logLevel: logging.logLevel))
+        let configuration = try data.configuration(.init(listen: listen, metrics: metrics, web: web, logLevel: logging.logLevel))
         let logger = logging.logger("branchdesk.serve", default: .info, configuration)
         let node = try await ServedNode.start(configuration, logger: logger)
         let name = node.store.identity.nodeID
         if let address = node.syncAddress { announce("\(name) listening on \(address)") }
         if let address = node.hqAddress { announce("\(name) syncing with headquarters at \(address)") }
         if let address = node.monitoringAddress { announce("\(name) serving /metrics and /health on \(address)") }
+        if let address = configuration.web { announce("\(name) serving the web console on http://\(address)/") }
         try await node.run(gracefulShutdownSignals: [.sigterm, .sigint])
     }
 

@@ -1,0 +1,68 @@
+import Foundation
+import Hummingbird
+import Replication
+import TicketModel
+import TicketStore
+
+extension ConsoleServer {
+    /// Taking a complaint: the form, with the same validation and messages as `ticket open`.
+    func addIntake(to router: Router<ConsoleContext>) {
+        router.get("/tickets/new") { _, context in
+            intakePage(values: [:], error: nil, context: context)
+        }
+        router.post("/tickets") { request, context in
+            let fields = try await Self.checkedForm(request, context: context)
+            let account = try session(context).account
+            do {
+                let draft = try TicketDraft(
+                    channel: try choice(fields["channel"], Channel.self, "channel"),
+                    receivedAt: try receivedAt(fields["receivedAt"]), takenBy: account.name, customer: fields["customer"] ?? "",
+                    phone: fields["phone"] ?? "", title: fields["title"] ?? "", statement: fields["statement"] ?? "",
+                    request: fields["request"] ?? "", category: try choice(fields["category"], Category.self, "category"),
+                    kind: try choice(fields["kind"], ComplaintKind.self, "kind"),
+                    severity: Severity(rawValue: Int(fields["severity"] ?? "") ?? 0) ?? .general, department: fields["department"] ?? "")
+                let ticket = try await store.openTicket(draft, actor: account.name)
+                return Response.redirect(to: "/tickets/\(ticket.number)", type: .normal)
+            } catch let error as DomainError {
+                // The form again, filled in as it was sent, with what is wrong above it.
+                return intakePage(values: fields, error: error.message, context: context, status: .unprocessableContent)
+            }
+        }
+    }
+
+    private func intakePage(values: [String: String], error: String?, context: ConsoleContext, status: HTTPResponse.Status = .ok) -> Response {
+        func options<Choice: RawRepresentable & CaseIterable>(_ type: Choice.Type, _ field: String) -> [[String: Any]]
+        where Choice.RawValue == String {
+            Choice.allCases.map { ["value": $0.rawValue, "selected": values[field] == $0.rawValue] }
+        }
+        let strings = Strings.table(context.language)
+        var page: [String: Any] = [
+                "form": values, "channels": options(Channel.self, "channel"),
+                "categories": options(Category.self, "category"), "kinds": options(ComplaintKind.self, "kind"),
+                "severities": Severity.allCases.map {
+                    ["value": $0.rawValue, "label": strings[String($0.rawValue)]!, "selected": values["severity"] == String($0.rawValue)] as [String: Any]
+                },
+            ]
+        if let error { page["error"] = error }
+        return pages.render("intake", title: strings["newComplaint"]!, values: page, context: context, status: status)
+    }
+
+    private func choice<Choice: RawRepresentable & CaseIterable>(_ text: String?, _ type: Choice.Type, _ what: String) throws(DomainError) -> Choice
+    where Choice.RawValue == String {
+        guard let text, let value = Choice(rawValue: text) else {
+            throw DomainError("choose the \(what): \(Choice.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return value
+    }
+
+    /// The form's `datetime-local` value in the node's time zone; empty means now.
+    private func receivedAt(_ text: String?) throws(DomainError) -> Int64? {
+        guard let text, !text.isEmpty else { return nil }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: store.identity.timeZone) ?? .gmt
+        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm"
+        guard let date = formatter.date(from: text) else { throw DomainError("invalid received time '\(text)': use YYYY-MM-DD HH:MM") }
+        return Int64(date.timeIntervalSince1970 * 1000)
+    }
+}
