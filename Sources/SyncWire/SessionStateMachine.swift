@@ -190,6 +190,9 @@ public struct SessionStateMachine: Sendable {
         }
         self.peer = peer
         phase = .syncing
+        // The dead-link clock starts now: the time this node took to admit the peer (its store
+        // slow on a loaded machine) is no silence of the peer's.
+        lastHeardAt = now.monotonic
         localVector = facts.localVector
         var actions: [SessionAction] = []
         let me = local.nodeID
@@ -497,9 +500,11 @@ public struct SessionStateMachine: Sendable {
         case .leaving(let since):
             return elapsed - since >= Self.leavingGrace ? leave(now) : []
         case .awaitingHello, .admitting:
+            // Until the session syncs, the handshake timeout is the only clock.
             if elapsed - startedAt >= settings.handshakeTimeout {
                 return end(SyncError(.linkLost, "the peer sent no hello within \(settings.handshakeTimeout)"), telling: nil, now)
             }
+            return []
         case .syncing:
             break
         }

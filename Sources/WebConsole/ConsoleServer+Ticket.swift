@@ -40,6 +40,18 @@ extension ConsoleServer {
             }
             return Response.redirect(to: "/tickets/\(ticket.number)", type: .normal)
         }
+        router.post("/tickets/{reference}/resolve") { request, context in
+            let reference = try context.parameters.require("reference")
+            let fields = try await Self.checkedForm(request, context: context)
+            let account = try session(context).account
+            guard let field = fields["field"].flatMap(Field.init(rawValue:)) else {
+                throw ConsoleError(.badRequest, Strings.table(context.language)["badRequest"]!)
+            }
+            // A chosen value is read as the field's values are typed; none confirms the winner.
+            let chosen = try fields["value"].flatMap { $0.isEmpty ? nil : $0 }.map { try field.parse($0) }
+            let ticket = try await store.edit(reference, actor: account.name, action: "resolve") { try $0.resolve(field, choosing: chosen) }
+            return Response.redirect(to: "/tickets/\(ticket.number)", type: .normal)
+        }
         router.post("/tickets/{reference}/note") { request, context in
             let reference = try context.parameters.require("reference")
             let fields = try await Self.checkedForm(request, context: context)
@@ -72,6 +84,7 @@ extension ConsoleServer {
                 "phone": account.role.maySeePhones ? ticket.phone : PhoneNumber.masked(ticket.phone),
                 "statement": ticket.statement, "received": time(ticket.receivedAt), "department": ticket.department,
                 "assignee": ticket.assignee, "handledBy": ticket.handledBy, "readOnly": ticket.readOnly, "tags": ticket.tags,
+                "hasTags": !ticket.tags.isEmpty,
             ] as [String: Any],
             "told": [("request", ticket.request), ("facts", ticket.facts)].filter { !$0.1.isEmpty }.map { ["label": strings[$0.0]!, "text": $0.1] },
             "report": sections.filter { !$0.1.isEmpty }.map { ["label": strings[$0.0]!, "text": $0.1] },
@@ -87,13 +100,22 @@ extension ConsoleServer {
                 ]
             },
             "policy": deadlines.policy,
-            "conflicts": ticket.conflicts.map { ["sentence": $0.sentence] },
+            "conflicts": ticket.conflicts.map { conflict -> [String: Any] in
+                [
+                    "sentence": conflict.sentence, "field": conflict.field, "winner": conflict.winner.value,
+                    "choices": conflict.overridden.map(\.value), "settable": conflict.field != Field.approval.rawValue,
+                ]
+            },
             "approvalIssues": ticket.approvalIssues,
             "steps": steps.map { ["name": $0, "label": strings["transition.\($0)"] ?? $0, "needsReason": $0 == "reject"] as [String: Any] },
             "canReply": ticket.allowedTransitions.contains(Transition.reply.rawValue),
             "channels": Channel.allCases.map(\.rawValue),
             "canEdit": !ticket.readOnly,
         ]
+        // Mustache shows a section for a true value: one flag per list that has a heading.
+        for list in ["report", "told", "conflicts", "approvalIssues"] {
+            values["has" + list.prefix(1).uppercased() + list.dropFirst()] = !((values[list] as? [Any])?.isEmpty ?? true)
+        }
         if let reply = ticket.reply { values["reply"] = ["message": reply.message, "via": reply.via, "promised": reply.promisedDate ?? ""] }
         return pages.render("ticket", title: "\(ticket.number) \(ticket.title)", values: values, context: context)
     }

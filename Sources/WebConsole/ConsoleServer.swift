@@ -35,6 +35,7 @@ public struct ConsoleServer: Sendable {
         addQueue(to: router)
         addTicket(to: router)
         addIntake(to: router)
+        addSearch(to: router)
         return router
     }
 

@@ -437,6 +437,26 @@ func vector(_ entries: [String: UInt64]) -> VersionVector {
         #expect(actions.failure?.message.contains("the link is dead") == true)
     }
 
+    /// On a loaded machine the store may take long to admit a peer; that is no silence of the
+    /// peer's: the dead-link clock starts when the session syncs, and it sends heartbeats first.
+    @Test func aSlowAdmissionDoesNotMakeThePeerDead() {
+        var settings = Harness.settings
+        settings.deadAfter = .seconds(2)
+        settings.heartbeatInterval = .milliseconds(500)
+        settings.handshakeTimeout = .seconds(30)
+        var session = Harness.listener(settings: settings)
+        let asked = session.machine.receiveHello(
+            Harness.hello(from: Harness.branch), certificate: .success(Harness.branchCertificate), now: session.clock)
+        #expect(asked.contains { if case .admit = $0 { true } else { false } })
+        session.advance(settings.deadAfter * 2)
+        #expect(session.machine.tick(now: session.clock).failure == nil, "still inside the handshake timeout")
+        _ = session.machine.admitted(PeerFacts(localVector: VersionVector(), scope: [Harness.hq.nodeID, Harness.branch.nodeID]), now: session.clock)
+        session.advance(settings.heartbeatInterval)
+        let actions = session.machine.tick(now: session.clock)
+        #expect(actions.failure == nil)
+        guard case .heartbeat = actions.sent.first else { Issue.record("no heartbeat in \(actions)"); return }
+    }
+
     @Test func aCertificateRevokedDuringTheSessionEndsIt() {
         var session = Harness.listener()
         _ = session.admitBranch()

@@ -29,8 +29,10 @@ import WebConsole
         return try await app.test(.router) { client in try await body(Browser(client)) }
     }
 
-    func openTicket(title: String = "手机频繁死机，三天内重启二十余次", severity: Severity = .serious) async throws -> TicketView {
-        var draft = try Fixtures.draft(title: title, severity: severity)
+    func openTicket(
+        title: String = "手机频繁死机，三天内重启二十余次", statement: String = "买了三天就频繁死机，要求换货", severity: Severity = .serious
+    ) async throws -> TicketView {
+        var draft = try Fixtures.draft(title: title, statement: statement, severity: severity)
         draft.phone = "138 0013 8000"
         return try await store.openTicket(draft, actor: "王芳")
     }
@@ -167,5 +169,38 @@ import WebConsole
             let page = try await browser.get("/")
             #expect(page.status == .ok)
         }
+    }
+
+    @Test func searchFindsAnySubstringAndMarksItAsText() async throws {
+        let first = try await openTicket(title: "手机频繁死机")
+        let hostile = try await openTicket(title: "<b>死机</b>了")
+        _ = try await openTicket(title: "屏幕碎裂", statement: "送修后屏幕出现裂纹")
+        try await withConsole { browser in
+            _ = try await browser.logIn("王芳", "门店密码2026")
+            let page = try await browser.get("/search?q=%E6%AD%BB%E6%9C%BA")
+            #expect(page.status == .ok)
+            #expect(page.html.contains(first.number) && page.html.contains(hostile.number) && !page.html.contains("屏幕碎裂"))
+            #expect(page.html.contains("手机频繁<mark>死机</mark>"))
+            #expect(page.html.contains("&lt;b&gt;<mark>死机</mark>&lt;/b&gt;了") && !page.html.contains("<b>"))
+        }
+    }
+
+    @Test func aConflictIsResolvedFromThePage() async throws {
+        let ticket = try await openTicket()
+        let hq = try Fixtures.memoryStore("hq", role: .hq, clock: clock)
+        try await Fixtures.sync(store, to: hq)
+        _ = try await store.edit(ticket.number, actor: "王芳", action: "update") { try $0.update([.severity: .number(1)]) }
+        _ = try await hq.edit(ticket.number, actor: "总部", action: "update") { try $0.update([.severity: .number(3)]) }
+        try await Fixtures.sync(hq, to: store)
+        #expect(try await store.ticket(ticket.number).conflicts.map(\.field) == ["severity"])
+        try await withConsole { browser in
+            _ = try await browser.logIn("王芳", "门店密码2026")
+            let page = try await browser.get("/tickets/\(ticket.number)")
+            #expect(page.html.contains("action=\"/tickets/\(ticket.number)/resolve\""))
+            let resolved = try await browser.post("/tickets/\(ticket.number)/resolve", ["field": "severity", "value": "3"])
+            #expect(resolved.status == .seeOther)
+        }
+        let after = try await store.ticket(ticket.number)
+        #expect(after.conflicts.isEmpty && after.severity == 3 && after.history.last?.by == "王芳")
     }
 }

@@ -23,8 +23,39 @@
   }
   tick();
   setInterval(tick, 1000);
+  // Keyboard: / search, n new complaint, j/k move in the queue, Enter opens, ? lists the keys.
+  const rows = () => Array.from(document.querySelectorAll("table.queue tbody tr"));
+  let selected = -1;
+  function select(index) {
+    const all = rows();
+    if (all.length === 0) return;
+    selected = Math.max(0, Math.min(all.length - 1, index));
+    all.forEach((row, i) => row.classList.toggle("selected", i === selected));
+    all[selected].scrollIntoView({ block: "nearest" });
+  }
+  function help() {
+    const open = document.querySelector(".shortcuts");
+    if (open) { open.remove(); return; }
+    const box = document.createElement("div");
+    box.className = "shortcuts";
+    const keys = zh
+      ? [["/", "搜索"], ["n", "新建投诉"], ["j / k", "上下移动"], ["Enter", "打开工单"], ["?", "快捷键"]]
+      : [["/", "search"], ["n", "new complaint"], ["j / k", "move down / up"], ["Enter", "open the ticket"], ["?", "these keys"]];
+    for (const [key, what] of keys) {
+      const line = document.createElement("div");
+      const kbd = document.createElement("kbd");
+      kbd.textContent = key;
+      line.append(kbd, " " + what);
+      box.append(line);
+    }
+    document.body.append(box);
+  }
   document.addEventListener("keydown", (event) => {
     if (event.target.closest("input, textarea, select") || event.metaKey || event.ctrlKey || event.altKey) return;
+    if (event.key === "j") { select(selected + 1); return; }
+    if (event.key === "k") { select(selected - 1); return; }
+    if (event.key === "Enter" && selected >= 0) { rows()[selected].querySelector("a")?.click(); return; }
+    if (event.key === "?") { help(); return; }
     const link = document.querySelector(`[data-key="${event.key}"]`);
     if (link) { event.preventDefault(); link.click(); }
   });
