@@ -190,8 +190,8 @@ public struct SessionStateMachine: Sendable {
         }
         self.peer = peer
         phase = .syncing
-        // The dead-link clock starts now: the time this node took to admit the peer (its store
-        // slow on a loaded machine) is no silence of the peer's.
+        // The dead-link clock starts again now: the time this node's store took to admit the peer
+        // (slow on a loaded machine, with no tick in between) is no silence of the peer's.
         lastHeardAt = now.monotonic
         localVector = facts.localVector
         var actions: [SessionAction] = []
@@ -500,11 +500,9 @@ public struct SessionStateMachine: Sendable {
         case .leaving(let since):
             return elapsed - since >= Self.leavingGrace ? leave(now) : []
         case .awaitingHello, .admitting:
-            // Until the session syncs, the handshake timeout is the only clock.
             if elapsed - startedAt >= settings.handshakeTimeout {
                 return end(SyncError(.linkLost, "the peer sent no hello within \(settings.handshakeTimeout)"), telling: nil, now)
             }
-            return []
         case .syncing:
             break
         }

@@ -438,7 +438,7 @@ func vector(_ entries: [String: UInt64]) -> VersionVector {
     }
 
     /// On a loaded machine the store may take long to admit a peer; that is no silence of the
-    /// peer's: the dead-link clock starts when the session syncs, and it sends heartbeats first.
+    /// peer's: the dead-link clock starts again when the session syncs, which sends heartbeats first.
     @Test func aSlowAdmissionDoesNotMakeThePeerDead() {
         var settings = Harness.settings
         settings.deadAfter = .seconds(2)
@@ -448,8 +448,7 @@ func vector(_ entries: [String: UInt64]) -> VersionVector {
         let asked = session.machine.receiveHello(
             Harness.hello(from: Harness.branch), certificate: .success(Harness.branchCertificate), now: session.clock)
         #expect(asked.contains { if case .admit = $0 { true } else { false } })
-        session.advance(settings.deadAfter * 2)
-        #expect(session.machine.tick(now: session.clock).failure == nil, "still inside the handshake timeout")
+        session.advance(settings.deadAfter * 2)  // the store answers late, with no tick in between
         _ = session.machine.admitted(PeerFacts(localVector: VersionVector(), scope: [Harness.hq.nodeID, Harness.branch.nodeID]), now: session.clock)
         session.advance(settings.heartbeatInterval)
         let actions = session.machine.tick(now: session.clock)

@@ -179,9 +179,11 @@ struct HostilePeerTests {
 
     @Test("a peer that goes silent after its hello is declared dead and recorded so")
     func silentAfterHello() async throws {
-        // Quick to declare a silent link dead, but patient with a handshake the loaded machine slows.
+        // Quick to declare a silent link dead, but patient with a handshake the loaded machine slows,
+        // and with timer ticks it starves: sixty heartbeat intervals before the link counts as dead.
         var settings = company.impatient
         settings.handshakeTimeout = .seconds(30)
+        settings.deadAfter = .seconds(6)
         let server = try await company.serve(hq, settings: settings)
         let branch = try company.node("sh-012")
         let frames = try await RawPeer.connect(to: server.address, as: branch, caFile: caFile)
