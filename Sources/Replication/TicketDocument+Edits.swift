@@ -192,6 +192,25 @@ extension TicketDocument {
         return changes
     }
 
+    /// Marks the ticket as waiting for the customer (documents, a visit): its resolution clock
+    /// stops until `resumeFromWaiting`. The reason, if any, is noted as a contact.
+    public func waitForCustomer(reason: String) throws(DomainError) -> [Change] {
+        guard !elements(of: .tags).contains(Tag.waitingForCustomer) else {
+            throw DomainError("the ticket already waits for the customer; 'ticket resume' when they answer")
+        }
+        let reason = reason.trimmingWhitespace()
+        let note = reason.isEmpty ? [] : try append(Entry(kind: .contact, text: "waiting for the customer: \(reason)"))
+        return try tag(add: [Tag.waitingForCustomer], remove: []) + note
+    }
+
+    /// The customer answered: the resolution clock runs again.
+    public func resumeFromWaiting() throws(DomainError) -> [Change] {
+        guard elements(of: .tags).contains(Tag.waitingForCustomer) else {
+            throw DomainError("the ticket is not waiting for the customer")
+        }
+        return try tag(add: [], remove: [Tag.waitingForCustomer])
+    }
+
     /// Resolves a conflict on `field`: a write that has seen the whole frontier, with the chosen
     /// value or, when none is given, the winning one confirmed.
     public func resolve(_ field: Field, choosing value: RegisterValue? = nil) throws(DomainError) -> [Change] {

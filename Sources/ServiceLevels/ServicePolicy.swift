@@ -80,27 +80,34 @@ public struct ServicePolicy: Hashable, Codable, Sendable {
     /// Whether this version, once set, also governs the tickets recorded before it that are still
     /// open (`SettingHistory`); otherwise each ticket keeps the version it was recorded with.
     public var reappliesToOpenTickets: Bool
+    /// The share of deadlines the company means to meet, in percent: the dashboard shows a
+    /// branch's on-time rate green at or above it, amber within 10 points below, red under that.
+    public var onTimeTargetPercent: Int
 
     public init(
-        rules: [Int: Rule], crossDepartmentIsSerious: Bool = true, dueSoonHours: Int = 4, reappliesToOpenTickets: Bool = false
+        rules: [Int: Rule], crossDepartmentIsSerious: Bool = true, dueSoonHours: Int = 4, reappliesToOpenTickets: Bool = false,
+        onTimeTargetPercent: Int = 90
     ) {
         self.rules = rules
         self.crossDepartmentIsSerious = crossDepartmentIsSerious
         self.dueSoonHours = dueSoonHours
         self.reappliesToOpenTickets = reappliesToOpenTickets
+        self.onTimeTargetPercent = onTimeTargetPercent
     }
 
     private enum CodingKeys: String, CodingKey {
-        case rules, crossDepartmentIsSerious, dueSoonHours, reappliesToOpenTickets
+        case rules, crossDepartmentIsSerious, dueSoonHours, reappliesToOpenTickets, onTimeTargetPercent
     }
 
-    /// Reads versions HQ set before `reappliesToOpenTickets` existed as not re-applying.
+    /// Reads versions HQ set before `reappliesToOpenTickets` existed as not re-applying, and
+    /// those set before `onTimeTargetPercent` as aiming at 90%.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         rules = try container.decode([Int: Rule].self, forKey: .rules)
         crossDepartmentIsSerious = try container.decode(Bool.self, forKey: .crossDepartmentIsSerious)
         dueSoonHours = try container.decode(Int.self, forKey: .dueSoonHours)
         reappliesToOpenTickets = try container.decodeIfPresent(Bool.self, forKey: .reappliesToOpenTickets) ?? false
+        onTimeTargetPercent = try container.decodeIfPresent(Int.self, forKey: .onTimeTargetPercent) ?? 90
     }
 
     /// The seeds' deadlines: a first reply within 24 hours; general complaints resolved within 3

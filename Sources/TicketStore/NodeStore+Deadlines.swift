@@ -122,7 +122,7 @@ extension NodeStore {
     public func urgentTickets(dueBy horizon: Date, now: Date, filter: TicketFilter) async throws -> [UrgentTicket] {
         var (conditions, arguments) = Self.conditions(of: filter)
         conditions.append("d.openDue <= ?")
-        arguments += [Int64((horizon.timeIntervalSince1970 * 1000).rounded())]
+        arguments += [Self.millis(horizon)]
         arguments += [filter.limit]
         let sql = """
             SELECT ticket.* FROM deadlineSummary d JOIN ticket ON ticket.id = d.ticket
@@ -144,7 +144,7 @@ extension NodeStore {
     static func openBreaches(now: Date, _ db: Database) throws -> [String: Int] {
         let rows = try Row.fetchAll(
             db, sql: "SELECT branch, count(*) AS breaches FROM deadlineSummary WHERE openDue < ? GROUP BY branch",
-            arguments: [Int64((now.timeIntervalSince1970 * 1000).rounded())])
+            arguments: [Self.millis(now)])
         return Dictionary(uniqueKeysWithValues: rows.map { ($0["branch"] as String, $0["breaches"] as Int) })
     }
 

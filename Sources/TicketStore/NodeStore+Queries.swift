@@ -15,6 +15,12 @@ public struct TicketFilter: Sendable, Equatable {
     public var assignee: String?
     public var origin: NodeID?
     public var phone: String?
+    /// The node handling the ticket.
+    public var branch: NodeID?
+    /// Received in this interval.
+    public var received: Range<Date>?
+    /// Received before this moment and not resolved by it: the backlog of that moment.
+    public var unresolvedAt: Date?
     public var limit = 100
 
     public init() {}
@@ -83,6 +89,13 @@ extension NodeStore {
         add("assignee = ?", filter.assignee)
         add("origin = ?", filter.origin?.rawValue)
         add("phoneKey = ?", filter.phone.map(PhoneNumber.normalised))
+        add("ticket.branch = ?", filter.branch?.rawValue)
+        add("receivedAt >= ?", filter.received.map { millis($0.lowerBound) })
+        add("receivedAt < ?", filter.received.map { millis($0.upperBound) })
+        add("receivedAt < ?", filter.unresolvedAt.map(millis))
+        add(
+            "ticket.id IN (SELECT ticket FROM deadlineSummary WHERE resolutionMetAt IS NULL OR resolutionMetAt >= ?)",
+            filter.unresolvedAt.map(millis))
         if filter.openOnly { conditions.append("stage NOT IN ('closed', 'rejected')") }
         return (conditions, arguments)
     }

@@ -41,5 +41,4 @@ extension NodeStore {
         }
     }
 
-    private static func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
 }

@@ -231,6 +231,9 @@ public final class NodeStore: Sendable {
         }
     }
 
+    /// A time as the schema stores it: Unix milliseconds.
+    static func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+
     /// The durable clock and counters of the node, read and written inside write transactions.
     struct Counters {
         var hlc: HybridLogicalClock

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Replication
+import Reporting
 import ServiceLevels
 import TicketModel
 import TicketStore
@@ -19,6 +20,13 @@ extension ConsoleServer {
             filter.category = query["category"].flatMap { Category(rawValue: String($0)) }
             filter.channel = query["channel"].flatMap { Channel(rawValue: String($0)) }
             filter.phone = query["phone"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+            filter.assignee = query["assignee"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+            filter.branch = query["branch"].flatMap { try? NodeID(String($0)) }
+            let zone = TimeZone(identifier: try await store.companySettings().calendar.timeZone) ?? .gmt
+            let month = query["month"].flatMap { try? ReportMonth(String($0)) }
+            filter.received = month?.interval(in: zone)
+            let day = query["day"].flatMap { CalendarDay(String($0)) }
+            filter.unresolvedAt = day.map { DeadlineClock.endOfDay($0, in: zone) }
             filter.limit = 200
             let view = query["view"].map(String.init) ?? "open"
             let now = Date()
@@ -37,6 +45,15 @@ extension ConsoleServer {
             let views = ["open", "overdue", "due-soon", "mine", "all"].map { name in
                 ["name": name, "label": strings[name == "due-soon" ? "dueSoon" : name]!, "current": name == view] as [String: Any]
             }
+            func options<Choice: RawRepresentable & CaseIterable>(_ type: Choice.Type, selected: Choice?) -> [[String: Any]]
+            where Choice.RawValue == String {
+                Choice.allCases.map { ["value": $0.rawValue, "label": strings["\(Choice.self).\($0.rawValue)"] ?? $0.rawValue, "selected": $0.rawValue == selected?.rawValue] }
+            }
+            // What a dashboard link narrowed the list to, said above it and kept by the filter form.
+            var scope: [[String: String]] = []
+            if let branch = filter.branch { scope.append(["name": "branch", "value": branch.rawValue, "label": "\(strings["handledBy"]!) \(branch)"]) }
+            if let month { scope.append(["name": "month", "value": month.description, "label": "\(strings["receivedIn"]!) \(month)"]) }
+            if let day { scope.append(["name": "day", "value": day.description, "label": "\(strings["openAtEndOf"]!) \(day)"]) }
             return pages.render(
                 "queue", title: strings["queue"]!,
                 values: [
@@ -44,6 +61,9 @@ extension ConsoleServer {
                     "stages": Stage.allCases.map {
                 ["value": $0.rawValue, "label": strings["stage.\($0.rawValue)"]!, "selected": $0 == filter.stage] as [String: Any]
             },
+                    "categories": options(Category.self, selected: filter.category),
+                    "channels": options(Channel.self, selected: filter.channel), "assignee": filter.assignee ?? "",
+                    "scope": scope, "hasScope": !scope.isEmpty,
                     "severities": Severity.allCases.map {
                         ["value": $0.rawValue, "label": strings[String($0.rawValue)]!, "selected": $0 == filter.severity] as [String: Any]
                     },

@@ -12,54 +12,7 @@ extension ConsoleServer {
             let reference = try context.parameters.require("reference")
             return try await ticketPage(reference, context: context)
         }
-        router.post("/tickets/{reference}/transition") { request, context in
-            let reference = try context.parameters.require("reference")
-            let fields = try await Self.checkedForm(request, context: context)
-            let account = try session(context).account
-            guard let transition = fields["transition"].flatMap(Transition.init(rawValue:)) else {
-                throw ConsoleError(.badRequest, Strings.table(context.language)["badRequest"]!)
-            }
-            if transition == .approve, !account.role.mayApprove {
-                throw ConsoleError(.forbidden, "\(Strings.table(context.language)["forbidden"]!): \(account.role.rawValue)")
-            }
-            let (reason, role) = (fields["reason"] ?? "", store.identity.role)
-            let ticket = try await store.edit(reference, actor: account.name, action: transition.rawValue) {
-                try $0.transition(transition, reason: reason, authority: role)
-            }
-            return Response.redirect(to: "/tickets/\(ticket.number)", type: .normal)
-        }
-        router.post("/tickets/{reference}/reply") { request, context in
-            let reference = try context.parameters.require("reference")
-            let fields = try await Self.checkedForm(request, context: context)
-            let account = try session(context).account
-            let via = try Field.replyVia.parse(fields["via"] ?? "").text.flatMap(Channel.init(rawValue:)) ?? .phone
-            let message = fields["message"] ?? ""
-            let promised = fields["promised"].flatMap { $0.isEmpty ? nil : CalendarDay($0) }
-            let ticket = try await store.edit(reference, actor: account.name, action: "reply") {
-                try $0.reply(message: message, via: via, promisedDate: promised)
-            }
-            return Response.redirect(to: "/tickets/\(ticket.number)", type: .normal)
-        }
-        router.post("/tickets/{reference}/resolve") { request, context in
-            let reference = try context.parameters.require("reference")
-            let fields = try await Self.checkedForm(request, context: context)
-            let account = try session(context).account
-            guard let field = fields["field"].flatMap(Field.init(rawValue:)) else {
-                throw ConsoleError(.badRequest, Strings.table(context.language)["badRequest"]!)
-            }
-            // A chosen value is read as the field's values are typed; none confirms the winner.
-            let chosen = try fields["value"].flatMap { $0.isEmpty ? nil : $0 }.map { try field.parse($0) }
-            let ticket = try await store.edit(reference, actor: account.name, action: "resolve") { try $0.resolve(field, choosing: chosen) }
-            return Response.redirect(to: "/tickets/\(ticket.number)", type: .normal)
-        }
-        router.post("/tickets/{reference}/note") { request, context in
-            let reference = try context.parameters.require("reference")
-            let fields = try await Self.checkedForm(request, context: context)
-            let account = try session(context).account
-            let entry = Entry(kind: fields["kind"] == "contact" ? .contact : .note, text: fields["text"] ?? "")
-            let ticket = try await store.edit(reference, actor: account.name, action: entry.kind.rawValue) { try $0.append(entry) }
-            return Response.redirect(to: "/tickets/\(ticket.number)", type: .normal)
-        }
+        addSteps(to: router)
     }
 
     private func ticketPage(_ reference: String, context: ConsoleContext) async throws -> Response {
@@ -112,6 +65,27 @@ extension ConsoleServer {
             "channels": Channel.allCases.map(\.rawValue),
             "canEdit": !ticket.readOnly,
         ]
+        let stage = Stage(rawValue: ticket.status) ?? .new
+        let waiting = ticket.tags.contains(Tag.waitingForCustomer)
+        let escalation = EscalationLevel.allCases.first { $0.name == ticket.escalation } ?? .none
+        var forms: [String: Any] = [
+            "open": !stage.isTerminal, "waiting": waiting, "canWait": !stage.isTerminal && !waiting,
+            "canFollowUp": stage == .replied || stage == .closed,
+            "canInvestigate": stage == .accepted || stage == .investigating,
+            "investigation": (Field.investigation + [.resolution]).map { field in
+                ["field": field.rawValue, "label": strings[field.rawValue]!, "text": sections.first { $0.0 == field.rawValue }?.1 ?? ""]
+            },
+            "levels": EscalationLevel.allCases.filter { $0 > escalation }.map { ["value": $0.rawValue, "label": strings["level.\($0.rawValue)"]!] },
+            "scores": (1...5).reversed().map { ["value": $0, "label": strings["score.\($0)"]!] },
+        ]
+        forms["canEscalate"] = !stage.isTerminal && escalation < .headquarters
+        if store.identity.role == .hq {
+            let branches = try await store.peers().filter { $0.role == .branch && $0.nodeID.rawValue != ticket.handledBy }.map(\.nodeID.rawValue)
+            forms["branches"] = branches
+            forms["canTransfer"] = !branches.isEmpty && !stage.isTerminal
+        }
+        values["forms"] = forms
+        values["escalation"] = strings["level.\(escalation.rawValue)"]!
         // Mustache shows a section for a true value: one flag per list that has a heading.
         for list in ["report", "told", "conflicts", "approvalIssues"] {
             values["has" + list.prefix(1).uppercased() + list.dropFirst()] = !((values[list] as? [Any])?.isEmpty ?? true)

@@ -36,6 +36,7 @@ public struct ConsoleServer: Sendable {
         addTicket(to: router)
         addIntake(to: router)
         addSearch(to: router)
+        addDashboard(to: router)
         return router
     }
 

@@ -29,14 +29,8 @@ struct WaitTicket: AsyncParsableCommand {
     @Option(help: "What the customer is to provide, for the notes.") var reason: String?
 
     func run() async throws {
-        let reason = reason?.trimmingWhitespace() ?? ""
-        try await edit.commit("wait") { document in
-            guard !document.elements(of: .tags).contains(Tag.waitingForCustomer) else {
-                throw DomainError("the ticket already waits for the customer; 'ticket resume' when they answer")
-            }
-            let note = reason.isEmpty ? [] : try document.append(Entry(kind: .contact, text: "waiting for the customer: \(reason)"))
-            return try document.tag(add: [Tag.waitingForCustomer], remove: []) + note
-        }
+        let reason = reason ?? ""
+        try await edit.commit("wait") { try $0.waitForCustomer(reason: reason) }
     }
 }
 
@@ -47,12 +41,7 @@ struct ResumeTicket: AsyncParsableCommand {
     @OptionGroup var edit: EditOptions
 
     func run() async throws {
-        try await edit.commit("resume") { document in
-            guard document.elements(of: .tags).contains(Tag.waitingForCustomer) else {
-                throw DomainError("the ticket is not waiting for the customer")
-            }
-            return try document.tag(add: [], remove: [Tag.waitingForCustomer])
-        }
+        try await edit.commit("resume") { try $0.resumeFromWaiting() }
     }
 }
 
@@ -89,16 +78,23 @@ struct SetPolicy: AsyncParsableCommand {
     @Option(name: .customLong("cross-department-as-serious"), help: "Whether a general complaint involving several departments gets the severity 2 deadlines: true or false.")
     var crossDepartmentAsSerious: Bool?
     @Option(name: .customLong("due-soon"), help: "Hours before a deadline at which it shows as due soon.") var dueSoon: Int?
+    @Option(name: .customLong("on-time-target"), help: "The percent of deadlines the company means to meet (the dashboard's colours).")
+    var onTimeTarget: Int?
     @OptionGroup var reapply: ReapplyOptions
 
     func validate() throws {
         if severity == nil, firstReply != nil || resolution != nil {
             throw ValidationError("give --severity 1|2|3 with --first-reply or --resolution")
         }
-        if firstReply == nil, resolution == nil, crossDepartmentAsSerious == nil, dueSoon == nil, !reapply.reapplyToOpenTickets {
-            throw ValidationError("nothing to change: give --severity with --first-reply and/or --resolution, --cross-department-as-serious, --due-soon or --reapply-to-open-tickets")
+        if firstReply == nil, resolution == nil, crossDepartmentAsSerious == nil, dueSoon == nil, onTimeTarget == nil,
+            !reapply.reapplyToOpenTickets
+        {
+            throw ValidationError(
+                "nothing to change: give --severity with --first-reply and/or --resolution, --cross-department-as-serious, --due-soon, --on-time-target or --reapply-to-open-tickets"
+            )
         }
         if let dueSoon, !(1...240).contains(dueSoon) { throw ValidationError("--due-soon must be 1 to 240 hours") }
+        if let onTimeTarget, !(1...100).contains(onTimeTarget) { throw ValidationError("--on-time-target must be 1 to 100 (percent)") }
     }
 
     func run() async throws {
@@ -112,6 +108,7 @@ struct SetPolicy: AsyncParsableCommand {
         }
         if let crossDepartmentAsSerious { policy.crossDepartmentIsSerious = crossDepartmentAsSerious }
         if let dueSoon { policy.dueSoonHours = dueSoon }
+        if let onTimeTarget { policy.onTimeTargetPercent = onTimeTarget }
         policy.reappliesToOpenTickets = reapply.reapplyToOpenTickets
         try await store.setPolicy(policy, actor: actor.actor)
         Output.policy(policy)

@@ -188,6 +188,7 @@ extension Output {
         print(table([["SEVERITY", "FIRST REPLY", "RESOLUTION"]] + rows))
         print("general complaints involving several departments: \(policy.crossDepartmentIsSerious ? "severity 2 deadlines" : "severity 1 deadlines")")
         print("due soon: \(policy.dueSoonHours) hours before a deadline")
+        print("on-time target: \(policy.onTimeTargetPercent)% of deadlines met")
     }
 
     static func calendar(_ calendar: WorkCalendar, month: ReportMonth?) {

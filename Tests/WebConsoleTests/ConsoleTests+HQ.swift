@@ -1,0 +1,59 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Replication
+import TestSupport
+import Testing
+import TicketModel
+import TicketStore
+import WebConsole
+
+extension ConsoleTests {
+    /// A console of a fresh HQ that has synced with this branch, logged in as an HQ officer.
+    func withHQConsole(_ body: @Sendable (Browser, NodeStore) async throws -> Void) async throws {
+        let hq = try Fixtures.memoryStore("hq", role: .hq, clock: clock)
+        try await Fixtures.sync(store, to: hq)
+        _ = try await hq.addAccount("总部", role: .hqOfficer, password: "总部密码2026")
+        let console = try await ConsoleServer(store: hq)
+        try await Application(router: console.router()).test(.router) { client in
+            let browser = Browser(client)
+            _ = try await browser.logIn("总部", "总部密码2026")
+            try await body(browser, hq)
+        }
+    }
+
+    @Test func hqsDashboardCountsEachBranchAndEveryFigureLinksToItsTickets() async throws {
+        let serious = try await openTicket()
+        let general = try await openTicket(title: "店员态度恶劣", severity: .general)
+        _ = try await store.edit(general.number, actor: "王芳", action: "update") { try $0.update([.category: .text("service")]) }
+        try await withHQConsole { browser, _ in
+            let page = try await browser.get("/dashboard")
+            #expect(page.status == .ok)
+            #expect(page.html.contains("<td>sh-012</td>") && page.html.contains("全公司"))
+            #expect(page.html.contains("<svg class=\"chart\""), "charts are drawn on the server")
+            #expect(page.html.contains("href=\"/?view=open&amp;branch=sh-012\""), "a bar links to the branch's open tickets")
+            let month = try #require(page.html.firstMatch(of: /month=(\d{4}-\d{2})/)?.1)
+            // The category × branch cell of 'service' lists that ticket, and only that one.
+            let cell = try await browser.get("/?view=all&month=\(month)&branch=sh-012&category=service")
+            #expect(cell.html.contains(general.number) && !cell.html.contains(serious.number), "\(cell.html)")
+            #expect(cell.html.contains("sh-012"), "the list says what it was narrowed to")
+            let open = try await browser.get("/?view=open&branch=sh-012")
+            #expect(open.html.contains(general.number) && open.html.contains(serious.number))
+            #expect(try await browser.get("/?view=open&branch=bj-003").html.contains("没有工单"))
+            let today = try #require(page.html.matches(of: /day=(\d{4}-\d{2}-\d{2})"/).last.map { String($0.1) })
+            #expect(try await browser.get("/?view=all&day=\(today)").html.contains(serious.number), "a backlog bar lists that day's open tickets")
+        }
+    }
+
+    @Test func hqTransfersATicketFromItsPage() async throws {
+        let ticket = try await openTicket()
+        try await withHQConsole { browser, hq in
+            _ = try await hq.addPeer(try NodeID("bj-003"), address: nil)
+            let page = try await browser.get("/tickets/\(ticket.number)")
+            #expect(page.html.contains("<option>bj-003</option>") && !page.html.contains("<option>sh-012</option>"))
+            let moved = try await browser.post("/tickets/\(ticket.number)/transfer", ["to": "bj-003"])
+            #expect(moved.status == .seeOther, "\(moved.html)")
+            #expect(try await hq.ticket(ticket.number).handledBy == "bj-003")
+        }
+    }
+}
