@@ -183,7 +183,7 @@ let package = Package(
         .testTarget(
             name: "WebConsoleTests",
             dependencies: [
-                "WebConsole", "TicketModel", "Replication", "TicketStore", "TestSupport",
+                "WebConsole", "TicketModel", "Replication", "ServiceLevels", "TicketStore", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],

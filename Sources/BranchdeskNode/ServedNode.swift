@@ -78,7 +78,7 @@ public final class ServedNode: Sendable {
             monitoringAddress = HostPort(host: address.host, port: monitoring.port)
         }
         if let address = configuration.web {
-            let console = try await ConsoleServer(store: store)
+            let console = try await ConsoleServer(store: store, changes: feed.subscribe)
             services.append(console.application(host: address.host, port: address.port, logger: logger))
         }
         guard syncAddress != nil || hqAddress != nil else {

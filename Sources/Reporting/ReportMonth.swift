@@ -27,6 +27,8 @@ public struct ReportMonth: Hashable, Sendable, CustomStringConvertible {
 
     /// The month before this one.
     public var previous: ReportMonth { ReportMonth(containing: firstDay.adding(days: -1)) }
+    /// The month after this one.
+    public var next: ReportMonth { ReportMonth(containing: nextFirstDay) }
 
     public var description: String { "\(year)-\(month < 10 ? "0" : "")\(month)" }
 

@@ -64,6 +64,14 @@ extension NodeStore {
         }
     }
 
+    /// A number that changes whenever the ticket does, here or by sync: the HLC of its latest op.
+    public func version(of reference: String) async throws -> Int64 {
+        try await read { db in
+            let id = try Self.resolve(reference, db)
+            return try Int64.fetchOne(db, sql: "SELECT updatedHLC FROM ticket WHERE id = ?", arguments: [id.description]) ?? 0
+        }
+    }
+
     /// Tickets matching `filter`, most recently received first.
     public func tickets(_ filter: TicketFilter) async throws -> [TicketSummary] {
         let (conditions, arguments) = Self.conditions(of: filter)

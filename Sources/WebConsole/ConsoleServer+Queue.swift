@@ -28,6 +28,8 @@ extension ConsoleServer {
             let day = query["day"].flatMap { CalendarDay(String($0)) }
             filter.unresolvedAt = day.map { DeadlineClock.endOfDay($0, in: zone) }
             filter.limit = 200
+            // Read before the rows, so that a change made meanwhile shows as one.
+            let version = try await store.opCount()
             let view = query["view"].map(String.init) ?? "open"
             let now = Date()
             let rows: [[String: Any]]
@@ -57,6 +59,7 @@ extension ConsoleServer {
             return pages.render(
                 "queue", title: strings["queue"]!,
                 values: [
+                    "live": "/events?since=\(version)", "liveMode": "replace",
                     "tickets": rows, "empty": rows.isEmpty, "views": views, "view": view, "phone": filter.phone ?? "",
                     "stages": Stage.allCases.map {
                 ["value": $0.rawValue, "label": strings["stage.\($0.rawValue)"]!, "selected": $0 == filter.stage] as [String: Any]

@@ -18,6 +18,7 @@ extension ConsoleServer {
     private func ticketPage(_ reference: String, context: ConsoleContext) async throws -> Response {
         let account = try session(context).account
         let strings = Strings.table(context.language)
+        let version = try await store.version(of: reference)
         let ticket = try await store.ticket(reference)
         let deadlines = try await store.deadlines(of: ticket.id, now: Date())
         let zone = TimeZone(identifier: store.identity.timeZone) ?? .gmt
@@ -85,6 +86,8 @@ extension ConsoleServer {
             forms["canTransfer"] = !branches.isEmpty && !stage.isTerminal
         }
         values["forms"] = forms
+        values["live"] = "/events?ticket=\(ticket.number)&since=\(version)"
+        values["liveMode"] = "notice"
         values["escalation"] = strings["level.\(escalation.rawValue)"]!
         // Mustache shows a section for a true value: one flag per list that has a heading.
         for list in ["report", "told", "conflicts", "approvalIssues"] {

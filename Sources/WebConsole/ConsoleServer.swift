@@ -12,10 +12,14 @@ public struct ConsoleServer: Sendable {
     let throttle = LoginThrottle()
     /// Whether the console is served over HTTPS, so that its cookies are marked `Secure`.
     let secure: Bool
+    /// Wake-ups when ops are committed here (the node's change feed), for live pages.
+    let changes: @Sendable () -> AsyncStream<Void>
 
-    public init(store: NodeStore, secure: Bool = false) async throws {
+    /// A console of `store`; `changes` gives a stream that yields whenever ops are committed.
+    public init(store: NodeStore, secure: Bool = false, changes: @escaping @Sendable () -> AsyncStream<Void>) async throws {
         self.store = store
         self.secure = secure
+        self.changes = changes
         pages = try await Pages.load()
     }
 
@@ -37,6 +41,8 @@ public struct ConsoleServer: Sendable {
         addIntake(to: router)
         addSearch(to: router)
         addDashboard(to: router)
+        addReport(to: router)
+        addLiveUpdates(to: router)
         return router
     }
 

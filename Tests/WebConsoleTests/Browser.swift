@@ -50,9 +50,15 @@ final class Browser: @unchecked Sendable {
         return String(html[range.upperBound...].prefix { $0 != "\"" })
     }
 
-    private func send(_ path: String, method: HTTPRequest.Method, body: ByteBuffer?) async throws -> Page {
+    /// The headers this browser sends: its language and cookies.
+    func headers() -> HTTPFields {
         var headers: HTTPFields = [.acceptLanguage: language]
         if !cookies.isEmpty { headers[.cookie] = cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; ") }
+        return headers
+    }
+
+    private func send(_ path: String, method: HTTPRequest.Method, body: ByteBuffer?) async throws -> Page {
+        var headers = headers()
         if body != nil { headers[.contentType] = "application/x-www-form-urlencoded" }
         let response = try await client.execute(uri: path, method: method, headers: headers, body: body)
         for header in response.headers[values: .setCookie] {

@@ -14,7 +14,7 @@ extension ConsoleTests {
         let hq = try Fixtures.memoryStore("hq", role: .hq, clock: clock)
         try await Fixtures.sync(store, to: hq)
         _ = try await hq.addAccount("总部", role: .hqOfficer, password: "总部密码2026")
-        let console = try await ConsoleServer(store: hq)
+        let console = try await ConsoleServer(store: hq, changes: Self.noChanges)
         try await Application(router: console.router()).test(.router) { client in
             let browser = Browser(client)
             _ = try await browser.logIn("总部", "总部密码2026")

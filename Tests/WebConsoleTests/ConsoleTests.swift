@@ -17,6 +17,9 @@ import WebConsole
         store = try Fixtures.memoryStore("sh-012", clock: clock)
     }
 
+    /// For consoles whose pages are not watched live: a feed that never wakes.
+    static let noChanges: @Sendable () -> AsyncStream<Void> = { AsyncStream { _ in } }
+
     /// Runs `body` with a browser on a console of `store` with a clerk and a supervisor.
     @discardableResult
     func withConsole<T: Sendable>(_ body: @Sendable (Browser) async throws -> T) async throws -> T {
@@ -24,7 +27,7 @@ import WebConsole
             _ = try await store.addAccount("王芳", role: .clerk, password: "门店密码2026")
             _ = try await store.addAccount("店长", role: .supervisor, password: "店长密码2026")
         }
-        let console = try await ConsoleServer(store: store)
+        let console = try await ConsoleServer(store: store, changes: Self.noChanges)
         let app = Application(router: console.router())
         return try await app.test(.router) { client in try await body(Browser(client)) }
     }
@@ -128,7 +131,7 @@ import WebConsole
         let hq = try Fixtures.memoryStore("hq", role: .hq, clock: clock)
         try await Fixtures.sync(store, to: hq)
         _ = try await hq.addAccount("总部", role: .hqOfficer, password: "总部密码2026")
-        let console = try await ConsoleServer(store: hq)
+        let console = try await ConsoleServer(store: hq, changes: Self.noChanges)
         try await Application(router: console.router()).test(.router) { client in
             let browser = Browser(client)
             _ = try await browser.logIn("总部", "总部密码2026")

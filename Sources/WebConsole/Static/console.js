@@ -59,4 +59,26 @@
     const link = document.querySelector(`[data-key="${event.key}"]`);
     if (link) { event.preventDefault(); link.click(); }
   });
+  // Printing the report: a link rather than an inline handler, which the page's policy forbids.
+  for (const link of document.querySelectorAll("[data-print]")) {
+    link.addEventListener("click", (event) => { event.preventDefault(); window.print(); });
+  }
+  // Live updates: the node says when what the page shows changed. The queue takes the new rows
+  // in place (unless someone is typing in it); a ticket page says so and keeps what is typed.
+  const live = document.body.dataset.live;
+  if (live && window.EventSource) {
+    const source = new EventSource(live);
+    source.addEventListener("change", async () => {
+      if (document.body.dataset.liveMode !== "replace") {
+        document.querySelector("p.live")?.removeAttribute("hidden");
+        return;
+      }
+      if (document.activeElement?.closest("main input, main select, main textarea")) return;
+      const response = await fetch(location.href, { credentials: "same-origin" });
+      if (!response.ok) return;
+      const fresh = new DOMParser().parseFromString(await response.text(), "text/html").querySelector("main section");
+      const current = document.querySelector("main section");
+      if (fresh && current) { current.replaceWith(fresh); selected = -1; tick(); }
+    });
+  }
 })();
