@@ -43,6 +43,8 @@ public struct ConsoleServer: Sendable {
         addDashboard(to: router)
         addReport(to: router)
         addLiveUpdates(to: router)
+        addReplication(to: router)
+        addSettings(to: router)
         return router
     }
 

@@ -30,7 +30,7 @@ struct Pages: Sendable {
             "t": strings, "lang": context.language == .chinese ? "zh-CN" : "en", "title": title, "csrf": values["csrf"]!,
         ]
         // A live page names its event stream and what to do on a change (`console.js`).
-        for key in ["live", "liveMode"] where values[key] != nil { page[key] = values[key] }
+        for key in ["live", "liveMode", "refreshSeconds"] where values[key] != nil { page[key] = values[key] }
         // Only a logged-in page has an account: an absent key, not an empty optional, hides the section.
         if let session = context.session {
             values["account"] = ["name": session.account.name, "role": session.account.role.rawValue]

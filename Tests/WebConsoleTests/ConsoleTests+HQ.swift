@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Replication
+import ServiceLevels
 import TestSupport
 import Testing
 import TicketModel
@@ -54,6 +55,47 @@ extension ConsoleTests {
             let moved = try await browser.post("/tickets/\(ticket.number)/transfer", ["to": "bj-003"])
             #expect(moved.status == .seeOther, "\(moved.html)")
             #expect(try await hq.ticket(ticket.number).handledBy == "bj-003")
+        }
+    }
+}
+
+extension ConsoleTests {
+    @Test func hqSetsThePolicyAndCalendarFromThePageAndABranchOnlyReadsThem() async throws {
+        try await withHQConsole { browser, hq in
+            let page = try await browser.get("/settings")
+            #expect(page.status == .ok && page.html.contains("action=\"/settings/policy\"") && !page.html.contains("disabled"))
+            var policy = ["dueSoonHours": "6", "onTimeTarget": "95", "crossDepartment": "on"]
+            for severity in 1...3 { (policy["firstReply\(severity)"], policy["resolution\(severity)"]) = ("24h", "\(severity + 2)wd") }
+            let saved = try await browser.post("/settings/policy", policy)
+            #expect(saved.status == .seeOther, "\(saved.html)")
+            let set = try await hq.companySettings().policy
+            #expect(set.dueSoonHours == 6 && set.onTimeTargetPercent == 95 && set.rules[3]?.resolution == .workingDays(5))
+            try await browser.get("/settings")
+            policy["resolution2"] = "soon"
+            let bad = try await browser.post("/settings/policy", policy)
+            #expect(bad.status == .unprocessableContent && bad.html.contains("invalid period &#39;soon&#39;"))
+            #expect(try await hq.companySettings().policy == set, "nothing written")
+            try await browser.get("/settings")
+            let holiday = try await browser.post("/settings/calendar", ["change": "holiday", "day": "2027-01-01", "name": "元旦"])
+            #expect(holiday.status == .seeOther)
+            #expect(try await hq.companySettings().calendar.holidays["2027-01-01"] == "元旦")
+            #expect(try await browser.get("/settings").html.contains("2027-01-01 元旦"))
+        }
+        try await withConsole { browser in
+            _ = try await browser.logIn("店长", "店长密码2026")
+            let page = try await browser.get("/settings")
+            #expect(page.status == .ok && page.html.contains("只读") && page.html.contains("disabled"))
+            let refused = try await browser.post("/settings/calendar", ["change": "holiday", "day": "2027-01-02", "name": "x"])
+            #expect(refused.status == .forbidden)
+        }
+    }
+
+    @Test func theReplicationPageShowsEveryPeerTroubledFirst() async throws {
+        try await withHQConsole { browser, hq in
+            _ = try await hq.addPeer(try NodeID("bj-003"), address: "北京朝阳")
+            let page = try await browser.get("/replication")
+            #expect(page.status == .ok && page.html.contains("bj-003") && page.html.contains("http-equiv=\"refresh\""))
+            #expect(page.html.contains("北京朝阳"))
         }
     }
 }
