@@ -14,6 +14,8 @@ public struct ConfigFile: Equatable, Sendable {
         case hq
         case metrics
         case webListen = "web_listen"
+        case webTLSCertificate = "web_tls_cert"
+        case webTLSKey = "web_tls_key"
         case logLevel = "log_level"
         case batchOps = "batch_ops"
         case window
@@ -79,6 +81,8 @@ public struct ConfigFile: Equatable, Sendable {
         switch key {
         case .data:
             guard !value.isEmpty else { throw ConfigError("\(origin): data needs a directory") }
+        case .webTLSCertificate, .webTLSKey:
+            guard !value.isEmpty else { throw ConfigError("\(origin): \(key.rawValue) needs the path of a PEM file") }
         case .listen, .hq, .metrics, .webListen:
             guard HostPort(value) != nil else { throw ConfigError("\(origin): \(key.rawValue) '\(value)' is not HOST:PORT, e.g. 127.0.0.1:7420") }
         case .logLevel:

@@ -38,6 +38,9 @@ public struct NodeConfiguration: Sendable {
     public var metrics: HostPort?
     /// Where the web console is served (`web_listen`); off when nil.
     public var web: HostPort?
+    /// The PEM certificate chain and private key the console serves HTTPS with (`web_tls_cert`,
+    /// `web_tls_key`, both or neither); plain HTTP when nil.
+    public var webTLS: (certificate: String, key: String)?
     /// The log level; the command's own default when nil.
     public var logLevel: Logger.Level?
     /// The sync sessions' tunables.
@@ -71,6 +74,11 @@ public struct NodeConfiguration: Sendable {
         hq = try address(.hq, flag: flags.hq)
         metrics = try address(.metrics, flag: flags.metrics)
         web = try address(.webListen, flag: flags.web)
+        switch (try value(.webTLSCertificate), try value(.webTLSKey)) {
+        case (let certificate?, let key?): webTLS = (certificate, key)
+        case (nil, nil): webTLS = nil
+        default: throw ConfigError("give both web_tls_cert and web_tls_key for HTTPS on the web listener, or neither for plain HTTP")
+        }
         logLevel = try value(.logLevel, flag: flags.logLevel?.rawValue).flatMap(Logger.Level.init(rawValue:))
         if let batchOps = try number(.batchOps) { sync.batchOps = batchOps }
         if let window = try number(.window) { sync.window = window }

@@ -9,6 +9,8 @@ public struct NodeError: Error, Sendable, CustomStringConvertible {
         case addressInUse
         /// Configured to neither listen nor dial.
         case nothingToServe
+        /// A file the configuration names cannot be used (the console's HTTPS certificate or key).
+        case badConfiguration
     }
 
     public let code: Code

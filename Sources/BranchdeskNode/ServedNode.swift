@@ -3,6 +3,7 @@ import Logging
 import Metrics
 import Monitoring
 import NIOCore
+import NIOSSL
 import Prometheus
 import Replication
 import ServiceLifecycle
@@ -78,8 +79,9 @@ public final class ServedNode: Sendable {
             monitoringAddress = HostPort(host: address.host, port: monitoring.port)
         }
         if let address = configuration.web {
-            let console = try await ConsoleServer(store: store, changes: feed.subscribe)
-            services.append(console.application(host: address.host, port: address.port, logger: logger))
+            let console = try await ConsoleServer(store: store, secure: configuration.webTLS != nil, changes: feed.subscribe)
+            let tls = try configuration.webTLS.map(Self.consoleTLS)
+            services.append(try console.application(host: address.host, port: address.port, tls: tls, logger: logger))
         }
         guard syncAddress != nil || hqAddress != nil else {
             throw NodeError(
@@ -89,6 +91,19 @@ public final class ServedNode: Sendable {
         return ServedNode(
             store: store, configuration: configuration, feed: feed, syncAddress: syncAddress, hqAddress: hqAddress,
             monitoringAddress: monitoringAddress, services: services, logger: logger, lock: lock)
+    }
+
+    /// The console's HTTPS configuration from the operator's PEM certificate chain and key.
+    private static func consoleTLS(_ files: (certificate: String, key: String)) throws -> TLSConfiguration {
+        do {
+            let chain = try NIOSSLCertificate.fromPEMFile(files.certificate)
+            let key = try NIOSSLPrivateKey(file: files.key, format: .pem)
+            return .makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        } catch {
+            throw NodeError(
+                .badConfiguration,
+                "cannot read the console's HTTPS certificate \(files.certificate) or key \(files.key) (\(error)): check web_tls_cert and web_tls_key")
+        }
     }
 
     private init(

@@ -23,7 +23,7 @@ struct BarChart {
         let plotHeight = Double(height - top - bottom)
         let maximum = max(1, bars.map(\.value).max() ?? 1)
         let slot = Double(width - left) / Double(max(bars.count, 1))
-        let barWidth = max(2, slot * 0.7)
+        let barWidth = min(48, max(2, slot * 0.7))
         // Label every bar when there is room; otherwise about eight of them.
         let labelEvery = slot >= 40 ? 1 : max(1, Int((Double(bars.count) / 8).rounded(.up)))
         var parts = [
@@ -38,7 +38,9 @@ struct BarChart {
             parts.append(
                 #"<a href="\#(Self.escaped(bar.link))"><rect class="bar \#(bar.tone)" x="\#(Self.number(x))" y="\#(Self.number(y))" width="\#(Self.number(barWidth))" height="\#(Self.number(max(barHeight, 1)))"><title>\#(Self.escaped(bar.label)): \#(bar.value)</title></rect></a>"#
             )
-            if index % labelEvery == 0 || index == bars.count - 1 {
+            // Every labelEvery-th bar, and the last one when that leaves room beside the one before.
+            let last = index == bars.count - 1 && index % labelEvery >= labelEvery / 2
+            if index % labelEvery == 0 || last {
                 parts.append(
                     #"<text class="label" x="\#(Self.number(x + barWidth / 2))" y="\#(height - bottom + 14)" text-anchor="middle">\#(Self.escaped(bar.label))</text>"#
                 )

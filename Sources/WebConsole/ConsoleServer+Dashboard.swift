@@ -22,6 +22,7 @@ extension ConsoleServer {
             func row(_ branch: Dashboard.Branch, scope: String) -> [String: Any] {
                 var row: [String: Any] = [
                     "node": branch.node == "company" ? strings["company"]! : branch.node, "open": branch.open, "overdue": branch.overdue,
+                    "hasOverdue": branch.overdue > 0,
                     "dueSoon": branch.dueSoon, "received": branch.received, "scope": scope, "month": month.description,
                     "firstReply": rate(branch.firstReply, target: target), "resolution": rate(branch.resolution, target: target),
                 ]

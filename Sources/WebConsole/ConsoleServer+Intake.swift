@@ -31,11 +31,13 @@ extension ConsoleServer {
     }
 
     private func intakePage(values: [String: String], error: String?, context: ConsoleContext, status: HTTPResponse.Status = .ok) -> Response {
+        let strings = Strings.table(context.language)
         func options<Choice: RawRepresentable & CaseIterable>(_ type: Choice.Type, _ field: String) -> [[String: Any]]
         where Choice.RawValue == String {
-            Choice.allCases.map { ["value": $0.rawValue, "selected": values[field] == $0.rawValue] }
+            Choice.allCases.map {
+                ["value": $0.rawValue, "label": strings["\(Choice.self).\($0.rawValue)"] ?? $0.rawValue, "selected": values[field] == $0.rawValue]
+            }
         }
-        let strings = Strings.table(context.language)
         var page: [String: Any] = [
                 "form": values, "channels": options(Channel.self, "channel"),
                 "categories": options(Category.self, "category"), "kinds": options(ComplaintKind.self, "kind"),

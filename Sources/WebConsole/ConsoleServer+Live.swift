@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import ServiceLifecycle
 import TicketStore
 
 extension ConsoleServer {
@@ -25,9 +26,12 @@ extension ConsoleServer {
                 // Wake at each commit, and every 20 s to keep the connection alive.
                 let ticks = AsyncStream<Void> { continuation in
                     let task = Task {
-                        // The feed ends when the node stops: so does the stream.
+                        // The stream ends when the node stops (its feed ends, or its graceful shutdown
+                        // begins), so that the shutdown does not wait on a connection that never
+                        // ends; the browser reconnects to whatever serves next.
                         await withTaskGroup(of: Void.self) { group in
                             group.addTask { for await _ in wakeUps { continuation.yield() } }
+                            group.addTask { try? await gracefulShutdown() }
                             group.addTask {
                                 while (try? await Task.sleep(for: .seconds(20))) != nil { continuation.yield() }
                             }

@@ -79,7 +79,7 @@ extension ConsoleServer {
         var row: [String: Any] = [
             "number": ticket.number, "title": ticket.title, "status": strings["stage.\(ticket.status)"] ?? ticket.status,
             "severity": ticket.severity,
-            "category": ticket.category, "customer": ticket.customer,
+            "category": strings["Category.\(ticket.category)"] ?? ticket.category, "customer": ticket.customer,
             "phone": account.role.maySeePhones ? ticket.phone : PhoneNumber.masked(ticket.phone), "assignee": ticket.assignee,
             "received": ISO8601DateFormatter().string(from: ticket.receivedAt), "readOnly": ticket.readOnly,
             "handledBy": ticket.handledBy, "flagged": ticket.approvalIssue != nil,

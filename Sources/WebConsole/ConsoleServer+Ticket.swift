@@ -33,8 +33,8 @@ extension ConsoleServer {
             "ticket": [
                 "number": ticket.number, "title": ticket.title, "status": strings["stage.\(ticket.status)"] ?? ticket.status,
                 "round": ticket.round, "severity": ticket.severity,
-                "severityLabel": strings[String(ticket.severity)] ?? "", "category": ticket.category, "kind": ticket.kind,
-                "channel": ticket.channel, "customer": ticket.customer,
+                "severityLabel": strings[String(ticket.severity)] ?? "", "category": strings["Category.\(ticket.category)"] ?? ticket.category,
+                "kind": strings["ComplaintKind.\(ticket.kind)"] ?? ticket.kind, "channel": strings["Channel.\(ticket.channel)"] ?? ticket.channel, "customer": ticket.customer,
                 "phone": account.role.maySeePhones ? ticket.phone : PhoneNumber.masked(ticket.phone),
                 "statement": ticket.statement, "received": time(ticket.receivedAt), "department": ticket.department,
                 "assignee": ticket.assignee, "handledBy": ticket.handledBy, "readOnly": ticket.readOnly, "tags": ticket.tags,
@@ -63,7 +63,7 @@ extension ConsoleServer {
             "approvalIssues": ticket.approvalIssues,
             "steps": steps.map { ["name": $0, "label": strings["transition.\($0)"] ?? $0, "needsReason": $0 == "reject"] as [String: Any] },
             "canReply": ticket.allowedTransitions.contains(Transition.reply.rawValue),
-            "channels": Channel.allCases.map(\.rawValue),
+            "channels": Channel.allCases.map { ["value": $0.rawValue, "label": strings["Channel.\($0.rawValue)"]!] },
             "canEdit": !ticket.readOnly,
         ]
         let stage = Stage(rawValue: ticket.status) ?? .new

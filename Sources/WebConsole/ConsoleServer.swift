@@ -1,6 +1,8 @@
 import Foundation
 import Hummingbird
+import HummingbirdTLS
 import Logging
+import NIOSSL
 import TicketModel
 import TicketStore
 
@@ -23,10 +25,12 @@ public struct ConsoleServer: Sendable {
         pages = try await Pages.load()
     }
 
-    /// The console as a service, listening on `host:port`, for the node's ServiceGroup.
-    public func application(host: String, port: Int, logger: Logger) -> some ApplicationProtocol {
+    /// The console as a service, listening on `host:port`, for the node's ServiceGroup: over HTTPS
+    /// when given a TLS configuration, else plain HTTP.
+    public func application(host: String, port: Int, tls: TLSConfiguration? = nil, logger: Logger) throws -> some ApplicationProtocol {
         Application(
-            router: router(), configuration: .init(address: .hostname(host, port: port), serverName: "branchdesk"), logger: logger)
+            router: router(), server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
+            configuration: .init(address: .hostname(host, port: port), serverName: "branchdesk"), logger: logger)
     }
 
     /// Every route of the console.

@@ -33,7 +33,7 @@ struct Pages: Sendable {
         for key in ["live", "liveMode", "refreshSeconds"] where values[key] != nil { page[key] = values[key] }
         // Only a logged-in page has an account: an absent key, not an empty optional, hides the section.
         if let session = context.session {
-            values["account"] = ["name": session.account.name, "role": session.account.role.rawValue]
+            values["account"] = ["name": session.account.name, "role": strings["role.\(session.account.role.rawValue)"] ?? session.account.role.rawValue]
             page["account"] = values["account"]
         }
         page["body"] = library.render(values, withTemplate: template) ?? ""

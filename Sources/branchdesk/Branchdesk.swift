@@ -52,7 +52,7 @@ struct Branchdesk: AsyncParsableCommand {
         } catch let error as SyncError {
             fail("sync failed: \(error.message)", code: error.kind == .refused ? 9 : 8)
         } catch let error as NodeError {
-            fail(error.message, code: error.code == .nothingToServe ? 64 : 10)
+            fail(error.message, code: error.code == .nothingToServe ? 64 : error.code == .badConfiguration ? 78 : 10)
         } catch {
             exit(withError: error)
         }

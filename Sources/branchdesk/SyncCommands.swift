@@ -54,7 +54,9 @@ struct ServeCommand: AsyncParsableCommand {
         if let address = node.syncAddress { announce("\(name) listening on \(address)") }
         if let address = node.hqAddress { announce("\(name) syncing with headquarters at \(address)") }
         if let address = node.monitoringAddress { announce("\(name) serving /metrics and /health on \(address)") }
-        if let address = configuration.web { announce("\(name) serving the web console on http://\(address)/") }
+        if let address = configuration.web {
+            announce("\(name) serving the web console on \(configuration.webTLS == nil ? "http" : "https")://\(address)/")
+        }
         try await node.run(gracefulShutdownSignals: [.sigterm, .sigint])
     }
 
