@@ -162,8 +162,11 @@ let package = Package(
         .executableTarget(
             name: "branchdesk-bench",
             dependencies: [
-                "TicketModel", "Replication", "TicketStore", "WireForms", "SyncWire", "SyncTransport", "Monitoring",
+                "TicketModel", "Replication", "ServiceLevels", "Reporting", "TicketStore", "WireForms", "SyncWire", "SyncTransport", "Monitoring",
+                "WebConsole",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "NIOCore", package: "swift-nio"),

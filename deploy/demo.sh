@@ -2,11 +2,19 @@
 # Branchdesk demo: a company on this machine. Creates a CA and certificates, three branches that take
 # complaints while headquarters is down, then HQ; the branches sync, HQ's edits flow back, a live
 # branch pushes its edits by itself, a concurrent edit shows up as a conflict, and HQ shows its
-# replication status and the month's complaint statistics.
+# replication status and the month's complaint statistics. Then HQ's and Pudong's web consoles stay up
+# until Enter is pressed (with no terminal, or with --no-wait, the demo ends at once).
 # Everything happens in a temporary folder on 127.0.0.1; every process it starts is stopped at the end
 # (also on Ctrl-C).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+wait_at_end=true
+for argument in "$@"; do
+    case "$argument" in
+        --no-wait) wait_at_end=false ;;
+        *) echo "usage: bash deploy/demo.sh [--no-wait]" >&2; exit 64 ;;
+    esac
+done
 
 swift build --product branchdesk >/dev/null
 bin="$(swift build --show-bin-path)/branchdesk"
@@ -25,7 +33,8 @@ if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
 say() { printf '\n%s# %s%s\n' "$bold" "$*" "$plain"; }
 step() { printf '%s$ branchdesk %s%s\n' "$bold" "$*" "$plain"; "$bin" "$@"; }
 # A free port on 127.0.0.1 for HQ.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+port=$(free_port) hq_web=$(free_port) pudong_web=$(free_port)
 hq="$work/hq" pudong="$work/sh-pudong-012" chaoyang="$work/bj-chaoyang-003" tianhe="$work/gz-tianhe-007" certs="$work/certs"
 
 say "The admin creates the company CA and a certificate per node (no OpenSSL needed)"
@@ -39,6 +48,10 @@ step init --data "$pudong" --node-id sh-pudong-012 --role branch --code SH012 --
 step init --data "$chaoyang" --node-id bj-chaoyang-003 --role branch --code BJ003 --certs "$certs" --hq "127.0.0.1:$port" --time-zone Asia/Shanghai
 step init --data "$tianhe" --node-id gz-tianhe-007 --role branch --code GZ007 --certs "$certs" --hq "127.0.0.1:$port" --time-zone Asia/Shanghai
 for branch in sh-pudong-012 bj-chaoyang-003 gz-tianhe-007; do "$bin" peers add --data "$hq" "$branch" >/dev/null; done
+say "Accounts for the web consoles, local to each node (the password is read from the terminal or stdin)"
+printf '%s\n' 'demo-总部-2026' | step users add --data "$hq" 总部 --role hq-officer
+printf '%s\n' 'demo-王芳-2026' | step users add --data "$pudong" 王芳 --role clerk
+printf '%s\n' 'demo-店长-2026' | step users add --data "$pudong" 店长 --role supervisor
 step status --data "$hq"
 
 say "Headquarters is down. The branches keep taking complaints by phone."
@@ -58,7 +71,7 @@ step ticket list --data "$tianhe" --due-within 4d
 step sync --data "$pudong" --once || echo "(exit $?: HQ is unreachable; the branch keeps working and syncs later)"
 
 say "Headquarters starts; each branch runs one catch-up round"
-"$bin" serve --data "$hq" --listen "127.0.0.1:$port" >"$work/hq.log" 2>&1 &
+"$bin" serve --data "$hq" --listen "127.0.0.1:$port" --web "127.0.0.1:$hq_web" >"$work/hq.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do grep -q "listening on" "$work/hq.log" && break; sleep 0.1; done
 step sync --data "$pudong" --once
@@ -72,7 +85,7 @@ step ticket update --data "$hq" "$other" --severity 2 --by 总部投诉办
 step ticket update --data "$chaoyang" "$other" --severity 3 --by 门店经理
 
 say "Pudong now keeps a live session: HQ's escalation arrives, and its new edits reach HQ with no command run"
-"$bin" serve --data "$pudong" >"$work/pudong.log" 2>&1 &
+"$bin" serve --data "$pudong" --web "127.0.0.1:$pudong_web" >"$work/pudong.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do "$bin" ticket show --data "$pudong" "$number" --json | grep -q '"escalation" : "hq"' && break; sleep 0.1; done
 step ticket transition --data "$pudong" "$number" submit
@@ -105,3 +118,18 @@ for branch in "$pudong:sh-pudong-012" "$chaoyang:bj-chaoyang-003" "$tianhe:gz-ti
     [ "$(digest "$hq" "${branch#*:}")" = "$(digest "${branch%%:*}" "${branch#*:}")" ] || { echo "${branch#*:} differs from HQ" >&2; exit 1; }
 done
 step ticket list --data "$tianhe"
+
+say "The web consoles, served by the nodes themselves"
+echo "  HQ:     http://127.0.0.1:$hq_web/      log in as 总部 / demo-总部-2026 (dashboard, report, replication)"
+echo "  Pudong: http://127.0.0.1:$pudong_web/      log in as 王芳 / demo-王芳-2026, or 店长 / demo-店长-2026 to approve"
+for address in "127.0.0.1:$hq_web" "127.0.0.1:$pudong_web"; do
+    for _ in $(seq 100); do python3 -c "import socket; socket.create_connection(('${address%:*}', ${address#*:}), 1)" 2>/dev/null && break; sleep 0.1; done
+    python3 - "$address" <<'PY' || { echo "the console at $address does not answer" >&2; exit 1; }
+import sys, urllib.request
+with urllib.request.urlopen(f"http://{sys.argv[1]}/login", timeout=5) as response:
+    assert response.status == 200 and "登录" in response.read().decode()
+PY
+done
+if $wait_at_end && [ -t 0 ] && [ -t 1 ]; then
+    read -r -p "Press Enter to stop the nodes and remove the demo's files. "
+fi

@@ -233,9 +233,9 @@ enum Schema {
                     -- HQ's dashboard counts per branch: covering indexes, so that counting a month's
                     -- tickets per branch and category, the open ones per branch, or the resolved ones
                     -- per day never reads the rows that hold the documents.
-                    DROP INDEX ticket_stage;
-                    CREATE INDEX ticket_stage ON ticket (opened, stage, branch);
+                    CREATE INDEX ticket_branch_stage ON ticket (opened, branch, stage);
                     CREATE INDEX ticket_month ON ticket (receivedAt, branch, category, id) WHERE opened;
+                    CREATE INDEX deadlineSummary_branch ON deadlineSummary (branch, openDue) WHERE openDue IS NOT NULL;
                     CREATE INDEX deadlineSummary_resolved ON deadlineSummary (resolutionMetAt);
                     """)
         }

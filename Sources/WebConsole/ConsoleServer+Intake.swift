@@ -1,14 +1,24 @@
 import Foundation
 import Hummingbird
 import Replication
+import ServiceLevels
 import TicketModel
 import TicketStore
 
 extension ConsoleServer {
     /// Taking a complaint: the form, with the same validation and messages as `ticket open`.
     func addIntake(to router: Router<ConsoleContext>) {
-        router.get("/tickets/new") { _, context in
-            intakePage(values: [:], error: nil, context: context)
+        // The form, beside the customer's earlier complaints found by the phone typed: `?phone=`
+        // (the page's script asks so), or the form posted back by its "look up" button, filled
+        // in as it was.
+        router.get("/tickets/new") { request, context in
+            let phone = request.uri.queryParameters["phone"].map(String.init)
+            return try await intakePage(values: phone.map { ["phone": $0] } ?? [:], error: nil, context: context)
+        }
+        router.post("/tickets/new") { request, context in
+            var fields = try await Self.checkedForm(request, context: context)
+            fields[CSRF.field] = nil
+            return try await intakePage(values: fields, error: nil, context: context)
         }
         router.post("/tickets") { request, context in
             let fields = try await Self.checkedForm(request, context: context)
@@ -25,12 +35,14 @@ extension ConsoleServer {
                 return Response.redirect(to: "/tickets/\(ticket.number)", type: .normal)
             } catch let error as DomainError {
                 // The form again, filled in as it was sent, with what is wrong above it.
-                return intakePage(values: fields, error: error.message, context: context, status: .unprocessableContent)
+                return try await intakePage(values: fields, error: error.message, context: context, status: .unprocessableContent)
             }
         }
     }
 
-    private func intakePage(values: [String: String], error: String?, context: ConsoleContext, status: HTTPResponse.Status = .ok) -> Response {
+    private func intakePage(
+        values: [String: String], error: String?, context: ConsoleContext, status: HTTPResponse.Status = .ok
+    ) async throws -> Response {
         let strings = Strings.table(context.language)
         func options<Choice: RawRepresentable & CaseIterable>(_ type: Choice.Type, _ field: String) -> [[String: Any]]
         where Choice.RawValue == String {
@@ -46,6 +58,21 @@ extension ConsoleServer {
                 },
             ]
         if let error { page["error"] = error }
+        if let phone = values["phone"], !PhoneNumber.normalised(phone).isEmpty {
+            var filter = TicketFilter()
+            filter.phone = phone
+            filter.limit = 20
+            let earlier = try await store.tickets(filter)
+            page["lookedUp"] = true
+            page["earlier"] = earlier.map {
+                [
+                    "number": $0.number, "title": $0.title, "status": strings["stage.\($0.status)"] ?? $0.status,
+                    "received": DeadlineClock.format($0.receivedAt, in: TimeZone(identifier: store.identity.timeZone) ?? .gmt),
+                    "branch": $0.handledBy,
+                ]
+            }
+            page["hasEarlier"] = !earlier.isEmpty
+        }
         return pages.render("intake", title: strings["newComplaint"]!, values: page, context: context, status: status)
     }
 

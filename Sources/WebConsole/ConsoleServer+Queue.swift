@@ -22,12 +22,13 @@ extension ConsoleServer {
             filter.phone = query["phone"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
             filter.assignee = query["assignee"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
             filter.branch = query["branch"].flatMap { try? NodeID(String($0)) }
-            let zone = TimeZone(identifier: try await store.companySettings().calendar.timeZone) ?? .gmt
+            let settings = try await store.companySettings()
+            let zone = TimeZone(identifier: settings.calendar.timeZone) ?? .gmt
             let month = query["month"].flatMap { try? ReportMonth(String($0)) }
             filter.received = month?.interval(in: zone)
             let day = query["day"].flatMap { CalendarDay(String($0)) }
             filter.unresolvedAt = day.map { DeadlineClock.endOfDay($0, in: zone) }
-            filter.limit = 200
+            filter.limit = 100
             // Read before the rows, so that a change made meanwhile shows as one.
             let version = try await store.opCount()
             let view = query["view"].map(String.init) ?? "open"
@@ -35,7 +36,7 @@ extension ConsoleServer {
             let rows: [[String: Any]]
             switch view {
             case "overdue", "due-soon", "open":
-                let soon = Double(try await store.companySettings().policy.dueSoonHours) * 3600
+                let soon = Double(settings.policy.dueSoonHours) * 3600
                 let horizon = view == "overdue" ? now : view == "due-soon" ? now + soon : .distantFuture
                 rows = try await store.urgentTickets(dueBy: horizon, now: now, filter: filter).map {
                     row($0.ticket, deadline: $0.deadlines.headline, account: account, strings: strings)

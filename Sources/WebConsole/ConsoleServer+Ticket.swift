@@ -47,7 +47,7 @@ extension ConsoleServer {
             "history": ticket.history.reversed().map { ["at": time($0.at), "by": $0.by, "origin": $0.origin, "summary": $0.summary] },
             "deadlines": deadlines.deadlines.map { deadline -> [String: Any] in
                 [
-                    "kind": deadline.kind.rawValue, "round": deadline.round, "state": deadline.state.rawValue,
+                    "kind": strings["deadline.\(deadline.kind.rawValue)"] ?? deadline.kind.rawValue, "round": deadline.round, "state": deadline.state.rawValue,
                     "label": strings["state.\(deadline.state.rawValue)"] ?? deadline.state.rawValue, "period": deadline.period,
                     "due": deadline.due.map { ISO8601DateFormatter().string(from: $0) } ?? "", "dueText": deadline.due.map(time) ?? "",
                     "explanation": deadline.explanation,

@@ -36,8 +36,11 @@ public struct ConsoleServer: Sendable {
     /// Every route of the console.
     public func router() -> Router<ConsoleContext> {
         let router = Router(context: ConsoleContext.self)
+        // Errors become pages twice over: inside the session, so that a refused request's page
+        // keeps the logged-in header, and outside it, for what the session layer itself throws.
         router.add(middleware: ErrorPageMiddleware(pages: pages))
         router.add(middleware: SessionMiddleware(store: store, pages: pages))
+        router.add(middleware: ErrorPageMiddleware(pages: pages))
         addStatic(to: router)
         addLogin(to: router)
         addQueue(to: router)

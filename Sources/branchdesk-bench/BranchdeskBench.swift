@@ -19,12 +19,12 @@ struct BranchdeskBench: AsyncParsableCommand {
     @Option(help: "Seconds the latency benchmark edits for.") var liveSeconds = 20
     @Option(help: "Branches connected to HQ in the memory and CPU benchmark.") var manyBranches = 1_000
     @Option(help: "Open tickets at HQ in the oversight benchmark.") var openTickets = 100_000
-    @Option(help: "Run only these: local, apply, catchup, live, many, merge, oversight (repeatable).") var only: [String] = []
+    @Option(help: "Run only these: local, apply, catchup, live, many, merge, oversight, console (repeatable).") var only: [String] = []
     @Option(help: "The field-write trace for 'merge' (made by Benchmarks/pycrdt_compare.py).") var trace: String?
 
     func validate() throws {
-        for name in only where !["local", "apply", "catchup", "live", "many", "merge", "oversight"].contains(name) {
-            throw ValidationError("unknown benchmark '\(name)': use local, apply, catchup, live, many, merge or oversight")
+        for name in only where !["local", "apply", "catchup", "live", "many", "merge", "oversight", "console"].contains(name) {
+            throw ValidationError("unknown benchmark '\(name)': use local, apply, catchup, live, many, merge, oversight or console")
         }
         if only.contains("merge") && trace == nil {
             throw ValidationError("'merge' applies a trace: give --trace FILE, or run Benchmarks/pycrdt_compare.py")
@@ -67,6 +67,7 @@ struct BranchdeskBench: AsyncParsableCommand {
         }
         if wants("live") { figures += try await report(benchmarks.liveLatency(branches: liveBranches, seconds: liveSeconds)) }
         if wants("oversight") { figures += try await report(benchmarks.oversight(tickets: openTickets)) }
+        if wants("console") { figures += try await report(benchmarks.consolePages(tickets: openTickets)) }
         print("")
         print(Self.table(figures))
     }

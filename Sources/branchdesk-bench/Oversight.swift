@@ -11,28 +11,9 @@ extension Benchmarks {
     /// The tickets were received over the last 30 days at 50 branches and none is answered yet,
     /// so most of them are breached: the reads have every deadline to judge.
     func oversight(tickets: Int) async throws -> [Figure] {
-        let store = try NodeStore.create(in: path("oversight"), identity: Self.identity("hq", role: .hq))
         let now = Date()
         let nowMillis = UInt64(now.timeIntervalSince1970 * 1000)
-        var random = SplitMix64(seed: 11)
-        var seqs: [NodeID: UInt64] = [:]
-        let origins = (0..<50).map { try! NodeID(String(format: "br-%03d", $0)) }
-        var batch: [Op] = []
-        for index in 0..<tickets {
-            let origin = origins[index % origins.count]
-            let seq = (seqs[origin] ?? 0) + 1
-            seqs[origin] = seq
-            let received = Int64(nowMillis) - Int64(random.next(below: 30 * 86_400_000))
-            batch.append(
-                Op(
-                    id: OpID(origin: origin, seq: seq), hlc: HLCTimestamp(wallMillis: nowMillis - 60_000, counter: UInt16(index % 60_000)),
-                    ticket: TicketID(origin: origin, counter: Int(seq)), actor: "王芳", action: "open",
-                    changes: TicketDocument.opening(try Self.draft(index), number: "\(origin)-\(seq)", receivedAt: received)))
-            if batch.count == NodeStore.maxBatchOps || index == tickets - 1 {
-                _ = try await store.apply(batch)
-                batch.removeAll(keepingCapacity: true)
-            }
-        }
+        let store = try await busyHQ(named: "oversight", tickets: tickets, now: now)
         let metrics = NodeMetrics()
         let status = try await Self.percentiles { _ = try await store.status(now: now) }
         let scrape = try await Self.percentiles { _ = metrics.exposition(of: try await store.status(now: now), now: now) }
@@ -59,6 +40,33 @@ extension Benchmarks {
                 name: "ticket list --overdue (100), same HQ, p50", value: list.p50, baselineName: baseline, baseline: select.p50,
                 unit: "ms", target: "< 100 ms (p99 \(Self.milliseconds(list.p99)))"),
         ]
+    }
+
+    /// An HQ holding `tickets` open tickets received over the last 30 days at 50 branches, none
+    /// answered yet (so most are breached): the oversight and console benchmarks read it.
+    func busyHQ(named name: String, tickets: Int, now: Date) async throws -> NodeStore {
+        let store = try NodeStore.create(in: path(name), identity: Self.identity("hq", role: .hq))
+        let nowMillis = UInt64(now.timeIntervalSince1970 * 1000)
+        var random = SplitMix64(seed: 11)
+        var seqs: [NodeID: UInt64] = [:]
+        let origins = (0..<50).map { try! NodeID(String(format: "br-%03d", $0)) }
+        var batch: [Op] = []
+        for index in 0..<tickets {
+            let origin = origins[index % origins.count]
+            let seq = (seqs[origin] ?? 0) + 1
+            seqs[origin] = seq
+            let received = Int64(nowMillis) - Int64(random.next(below: 30 * 86_400_000))
+            batch.append(
+                Op(
+                    id: OpID(origin: origin, seq: seq), hlc: HLCTimestamp(wallMillis: nowMillis - 60_000, counter: UInt16(index % 60_000)),
+                    ticket: TicketID(origin: origin, counter: Int(seq)), actor: "王芳", action: "open",
+                    changes: TicketDocument.opening(try Self.draft(index), number: "\(origin)-\(seq)", receivedAt: received)))
+            if batch.count == NodeStore.maxBatchOps || index == tickets - 1 {
+                _ = try await store.apply(batch)
+                batch.removeAll(keepingCapacity: true)
+            }
+        }
+        return store
     }
 
     /// The median and the worst of 51 runs of `body`, in milliseconds, after one warm-up run.

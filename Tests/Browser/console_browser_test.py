@@ -122,7 +122,7 @@ def submit(driver, form_selector, fields=None, button=None):
             element.clear()
             element.send_keys(value)
     old = driver.find_element(By.TAG_NAME, "html")
-    (form.find_element(By.CSS_SELECTOR, button) if button else form.find_element(By.CSS_SELECTOR, "button[type=submit]")).click()
+    (form.find_element(By.CSS_SELECTOR, button) if button else form.find_element(By.CSS_SELECTOR, "button[type=submit]:not(.secondary)")).click()
     WebDriverWait(driver, 20).until(lambda d: d.find_element(By.TAG_NAME, "html") != old)
 
 

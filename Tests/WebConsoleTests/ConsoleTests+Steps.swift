@@ -64,3 +64,37 @@ extension ConsoleTests {
         }
     }
 }
+
+extension ConsoleTests {
+    @Test func refusedRequestsSayWhyOnAPageWithTheMatchingStatus() async throws {
+        let ticket = try await openTicket()
+        try await withConsole { browser in
+            let expired = try await browser.post("/tickets/\(ticket.number)/note", ["text": "x"], csrf: "x")
+            #expect(expired.status == .unauthorized && expired.html.contains("登录已过期"))
+            _ = try await browser.logIn("王芳", "门店密码2026")
+            let unknown = try await browser.get("/tickets/SH012-20990101-9999")
+            #expect(unknown.status == .notFound && unknown.html.contains("王芳"), "the error page keeps the logged-in header")
+            try await browser.get("/tickets/\(ticket.number)")
+            let before = try await store.opCount()
+            let huge = try await browser.post("/tickets/\(ticket.number)/note", ["text": String(repeating: "投诉", count: 200_000)])
+            #expect(huge.status == .contentTooLarge, "a body over the limit is refused before it is read whole")
+            let illegal = try await browser.post("/tickets/\(ticket.number)/transition", ["transition": "close"])
+            #expect(illegal.status == .unprocessableContent && illegal.html.contains("accept"), "it names what is allowed")
+            #expect(try await store.opCount() == before)
+        }
+    }
+
+    @Test func intakeShowsTheCustomersEarlierComplaintsFoundByPhone() async throws {
+        let earlier = try await openTicket(title: "上次的投诉：屏幕碎裂")
+        try await withConsole { browser in
+            _ = try await browser.logIn("王芳", "门店密码2026")
+            let blank = try await browser.get("/tickets/new")
+            #expect(blank.html.contains("输入电话后显示") && !blank.html.contains(earlier.number))
+            let found = try await browser.post("/tickets/new", ["phone": "13800138000", "customer": "张三"])
+            #expect(found.html.contains(earlier.number) && found.html.contains("上次的投诉"), "the phone as typed differently still matches")
+            #expect(found.html.contains("value=\"张三\""), "the form keeps what was typed")
+            #expect(try await browser.get("/tickets/new?phone=138-0013-8000").html.contains(earlier.number))
+            #expect(try await browser.get("/tickets/new?phone=139").html.contains("此电话没有以往投诉"))
+        }
+    }
+}

@@ -81,4 +81,14 @@
       if (fresh && current) { current.replaceWith(fresh); selected = -1; tick(); }
     });
   }
+  // Intake: the customer's earlier complaints, looked up as soon as the phone is typed.
+  const phone = document.querySelector("form.intake input[name=phone]");
+  if (phone) {
+    phone.addEventListener("change", async () => {
+      const response = await fetch("/tickets/new?phone=" + encodeURIComponent(phone.value), { credentials: "same-origin" });
+      if (!response.ok) return;
+      const fresh = new DOMParser().parseFromString(await response.text(), "text/html").querySelector("[data-earlier]");
+      if (fresh) document.querySelector("[data-earlier]")?.replaceWith(fresh);
+    });
+  }
 })();
