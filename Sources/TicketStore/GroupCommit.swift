@@ -122,6 +122,7 @@ struct LocalTransaction {
         if let forbidden = Op.forbiddenText(actor: actor, action: action, changes: changes) {
             throw DomainError("\(forbidden): remove control characters (and line breaks from one-line fields) and try again")
         }
+        if let invalid = Op.invalidValue(in: changes) { throw DomainError(invalid) }
         counters.lastSeq += 1
         recordedOps += 1
         let op = Op(

@@ -5,6 +5,7 @@ mutual TLS.
 
     BRANCHDESK_BIN=.build/debug/branchdesk python3 Tests/Browser/console_browser_test.py
 
+(`scripts/test.sh` runs it after `swift test`.)
 Each check takes screenshots at desktop and phone widths. A failed run keeps them (and the
 nodes' logs) and prints where; BRANCHDESK_SCREENSHOTS=DIR keeps them always. Every process it
 starts is stopped at the end."""
