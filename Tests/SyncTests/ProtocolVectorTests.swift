@@ -29,6 +29,7 @@ struct ProtocolVectorTests {
             id: OpID(origin: branch, seq: 8), hlc: HLCTimestamp(rawValue: 1_795_300_000_000 << 16), ticket: TicketID(origin: branch, counter: 4),
             actor: "王芳", action: "open",
             changes: TicketDocument.opening(draft, number: "SH012-20261122-0004", receivedAt: 1_795_300_000_000))
+        let refusal = try refusalOfAForeignOp(by: branch).description
         return [
             ("hello", "hello from branch sh-012, protocol versions \(SyncProtocol.versions.lowerBound)...\(SyncProtocol.versions.upperBound), holding {hq:3, sh-012:7}",
              .with {
@@ -45,14 +46,35 @@ struct ProtocolVectorTests {
             ("caught-up", "caught-up: the sender has sent everything above {hq:3, sh-012:8}",
              .with { $0.caughtUp = .with { $0.vector = VersionVector([try! NodeID("hq"): 3, branch: 8]).wire } }),
             ("heartbeat", "heartbeat sent at 1795300000000 ms", .with { $0.heartbeat = .with { $0.sentAtMs = 1_795_300_000_000 } }),
-            ("error", "error UNAUTHORIZED with its reason",
+            ("error", "error UNAUTHORIZED with its reason, as HQ refuses sh-012 pushing an op of sh-031",
              .with {
                  $0.error = .with {
                      $0.code = .unauthorized
-                     $0.reason = "op sh-031#1 has origin sh-031, but branch sh-012 may push only its own ops"
+                     $0.reason = refusal
                  }
              }),
         ]
+    }
+
+    /// The refusal HQ's rules make of branch `branch` pushing an op whose origin is sh-031: the
+    /// reason the error frame carries, made by the code so that the vector cannot lag it.
+    static func refusalOfAForeignOp(by branch: NodeID) throws -> AuthorisationRefusal {
+        struct NothingHeld: AuthorisationLookup {
+            mutating func document(_ id: TicketID) throws -> TicketDocument? { nil }
+            mutating func op(_ id: OpID) throws -> Op? { nil }
+        }
+        let other = try NodeID("sh-031")
+        let foreign = Op(
+            id: OpID(origin: other, seq: 1), hlc: HLCTimestamp(rawValue: 1_795_300_000_000 << 16), ticket: TicketID(origin: other, counter: 1),
+            actor: "李四", action: "update", changes: [.write(field: .title, value: .text("屏幕碎裂"), seen: [])])
+        var authorisation = PeerAuthorisation(PeerGrant(nodeID: branch, role: .branch, holds: VersionVector()))
+        var lookup = NothingHeld()
+        do {
+            try authorisation.check([foreign], in: &lookup)
+        } catch let refusal as AuthorisationRefusal {
+            return refusal
+        }
+        throw AuthorisationRefusal(op: foreign.id, rule: "was not refused")
     }
 
     static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
@@ -72,7 +94,7 @@ struct ProtocolVectorTests {
     func roundTrip() throws {
         let golden = try Self.goldenFrames()
         if ProcessInfo.processInfo.environment["BRANCHDESK_WRITE_VECTORS"] == "1" {
-            var text = "# Branchdesk sync protocol v1 golden frames: '# what it is', then 'name hex'.\n"
+            var text = "# Branchdesk sync protocol v\(SyncProtocol.versions.upperBound) golden frames: '# what it is', then 'name hex'.\n"
             text += "# hex is the length prefix and the Frame; the connection's magic 'BDSK' (4244534b) precedes the first frame only.\n"
             for (name, what, frame) in golden { text += "\n# \(what)\n\(name) \(Self.hex(frame.bytes))\n" }
             try text.write(to: Self.file, atomically: true, encoding: .utf8)

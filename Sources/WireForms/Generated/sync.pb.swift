@@ -274,7 +274,7 @@ public nonisolated struct Branchdesk_Sync_V1_CaughtUp: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// the sender's vector when it ran out of ops to send
+  /// the sender's view of the receiver's vector when it ran out of ops to send (SYNC.md §5.2)
   public var vector: Branchdesk_Sync_V1_VersionVector {
     get {_vector ?? Branchdesk_Sync_V1_VersionVector()}
     set {_vector = newValue}
