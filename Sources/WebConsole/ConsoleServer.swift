@@ -106,7 +106,10 @@ struct ErrorPageMiddleware: RouterMiddleware {
             return page(error.status, error.message, context)
         } catch let error as DomainError {
             return page(.unprocessableContent, error.message, context)
-        } catch let error as StoreError where error.code == .unknownTicket || error.code == .ambiguousTicket {
+        } catch let error as StoreError where error.code == .unknownTicket {
+            // The store's message points to the CLI; a person at the console is pointed to its pages.
+            return page(.notFound, Strings.table(context.language)["ticketNotFound"]!, context)
+        } catch let error as StoreError where error.code == .ambiguousTicket {
             return page(.notFound, error.message, context)
         } catch let error as HTTPError {
             return page(error.status, error.body ?? error.status.reasonPhrase, context)

@@ -169,6 +169,7 @@ enum Strings {
         "earlierHelp": ("输入电话后显示该号码以往的投诉", "Type the phone to see the complaints made from it before"),
         "noEarlier": ("此电话没有以往投诉", "No earlier complaint from this phone"),
         "deadline.first-reply": ("首次答复", "First reply"), "deadline.resolution": ("办结", "Resolution"),
+        "ticketNotFound": ("找不到这个工单：请在工单队列或搜索中查找编号", "No such ticket here: find its number in the queue or by search"),
         "stage.new": ("新建", "New"),
         "stage.accepted": ("已受理", "Accepted"),
         "stage.investigating": ("调查中", "Investigating"),

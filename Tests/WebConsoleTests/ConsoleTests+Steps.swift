@@ -74,6 +74,7 @@ extension ConsoleTests {
             _ = try await browser.logIn("王芳", "门店密码2026")
             let unknown = try await browser.get("/tickets/SH012-20990101-9999")
             #expect(unknown.status == .notFound && unknown.html.contains("王芳"), "the error page keeps the logged-in header")
+            #expect(unknown.html.contains("找不到这个工单") && !unknown.html.contains("branchdesk ticket"), "it points to the pages, not the CLI")
             try await browser.get("/tickets/\(ticket.number)")
             let before = try await store.opCount()
             let huge = try await browser.post("/tickets/\(ticket.number)/note", ["text": String(repeating: "投诉", count: 200_000)])

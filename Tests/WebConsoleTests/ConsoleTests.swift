@@ -128,13 +128,7 @@ import WebConsole
         let hostile = "<script>alert(1)</script>\"><img src=x onerror=alert(2)>"
         let ticket = try await openTicket(title: hostile)
         _ = try await store.edit(ticket.number, actor: "王芳", action: "note") { try $0.append(Entry(kind: .note, text: hostile)) }
-        let hq = try Fixtures.memoryStore("hq", role: .hq, clock: clock)
-        try await Fixtures.sync(store, to: hq)
-        _ = try await hq.addAccount("总部", role: .hqOfficer, password: "总部密码2026")
-        let console = try await ConsoleServer(store: hq, changes: Self.noChanges)
-        try await Application(router: console.router()).test(.router) { client in
-            let browser = Browser(client)
-            _ = try await browser.logIn("总部", "总部密码2026")
+        try await withHQConsole { browser, _ in
             for path in ["/", "/tickets/\(ticket.number)"] {
                 let page = try await browser.get(path)
                 #expect(page.status == .ok)
