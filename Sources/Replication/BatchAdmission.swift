@@ -15,23 +15,48 @@ public struct BatchAdmission: Sendable, Equatable {
     /// Ops whose physical time is too far ahead of this node's clock, with later ops of that origin.
     public var refused: [ClockSkewRefusal] = []
 
+    /// Where a batch from HQ's feed (SYNC.md §5.5) holds a branch's ops: of every origin but the
+    /// branch's own, the feed carries only the ops of the branch's tickets, so their seqs have
+    /// gaps by design; they are told apart from held ones by id.
+    public struct Feed: Sendable, Equatable {
+        /// The receiving branch: its own ops must still follow each other.
+        public var own: NodeID
+        /// The ops of the batch the receiver already holds.
+        public var held: Set<OpID>
+
+        public init(own: NodeID, held: Set<OpID>) {
+            self.own = own
+            self.held = held
+        }
+    }
+
     /// Sorts the batch into accepted, duplicate, deferred and refused ops.
-    public init(batch: [Op], vector: VersionVector, clock: HybridLogicalClock, wallMillis: UInt64) {
+    public init(batch: [Op], vector: VersionVector, clock: HybridLogicalClock, wallMillis: UInt64, feed: Feed? = nil) {
         var next: [NodeID: UInt64] = [:]
         var blocked: Set<NodeID> = []
+        var seen: Set<OpID> = []
         for op in batch.sorted(by: { $0.id < $1.id }) {
             let origin = op.id.origin
-            let expected = next[origin] ?? vector[origin] + 1
-            if op.id.seq < expected {
+            let duplicate: Bool
+            let followsGap: Bool
+            if let feed, origin != feed.own {
+                duplicate = feed.held.contains(op.id) || !seen.insert(op.id).inserted
+                followsGap = false
+            } else {
+                let expected = next[origin] ?? vector[origin] + 1
+                duplicate = op.id.seq < expected
+                followsGap = op.id.seq > expected
+            }
+            if duplicate {
                 duplicates += 1
-            } else if blocked.contains(origin) || op.id.seq > expected {
+            } else if blocked.contains(origin) || followsGap {
                 deferred.append(op.id)
             } else if let refusal = clock.check(op.hlc, origin: origin, seq: op.id.seq, wallMillis: wallMillis) {
                 refused.append(refusal)
                 blocked.insert(origin)
             } else {
                 accepted.append(op)
-                next[origin] = expected + 1
+                next[origin] = op.id.seq + 1
             }
         }
     }

@@ -6,11 +6,22 @@ public struct PeerGrant: Sendable, Equatable {
     public let role: NodeRole
     /// The ops the peer has acknowledged holding (its hello vector, then its acks).
     public let holds: VersionVector
+    /// A branch reading HQ's feed: the entries of it acknowledged so far; the ops they name are
+    /// held too.
+    public let feedPosition: UInt64?
 
-    public init(nodeID: NodeID, role: NodeRole, holds: VersionVector) {
+    public init(nodeID: NodeID, role: NodeRole, holds: VersionVector, feedPosition: UInt64? = nil) {
         self.nodeID = nodeID
         self.role = role
         self.holds = holds
+        self.feedPosition = feedPosition
+    }
+
+    /// Whether the peer is known to hold op `id`.
+    func holds(_ id: OpID, in lookup: inout some AuthorisationLookup) throws -> Bool {
+        if holds.contains(id) { return true }
+        guard let feedPosition, let position = try lookup.feedPosition(of: id, for: nodeID) else { return false }
+        return position <= feedPosition
     }
 }
 
@@ -34,6 +45,8 @@ public protocol AuthorisationLookup {
     mutating func document(_ id: TicketID) throws -> TicketDocument?
     /// An op this replica holds; nil if it holds none with that id.
     mutating func op(_ id: OpID) throws -> Op?
+    /// Where op `id` stands in the feed HQ keeps for `branch`; nil if the feed does not hold it.
+    mutating func feedPosition(of id: OpID, for branch: NodeID) throws -> UInt64?
 }
 
 /// The receiver's rules, checked for every op of a batch inside the transaction that applies it,
@@ -46,7 +59,8 @@ public protocol AuthorisationLookup {
 /// - A branch may push only ops it made itself, only for tickets it handles (opened there, or
 ///   transferred to it by HQ), and may not transfer tickets.
 /// - One grace: an edit of a ticket the branch handled until HQ transferred it away is accepted
-///   while the branch has not yet received that transfer. The branch made it in good faith, and
+///   while the branch has not yet received that transfer (by its vector, or its place in HQ's
+///   feed). The branch made it in good faith, and
 ///   since its later ops cannot skip it, refusing it would stop the branch's sync for good.
 public struct PeerAuthorisation {
     public let grant: PeerGrant
@@ -90,18 +104,24 @@ public struct PeerAuthorisation {
             return
         }
         if document.owner == grant.nodeID { return }
-        if try transferNotYetReceived(document, &lookup) { return }
+        if try transferNotYetReceived(op, document, &lookup) { return }
         throw AuthorisationRefusal(
             op: op.id,
             rule: "ticket \(document.intake?.number ?? op.ticket.description) is handled by \(document.owner), not \(grant.nodeID)")
     }
 
-    /// Whether the ticket's current transfer is one the branch has not received, and the branch
-    /// handled the ticket before it.
-    private func transferNotYetReceived(_ document: TicketDocument, _ lookup: inout some AuthorisationLookup) throws -> Bool {
-        guard let register = document.registers[.branch],
-            register.frontierIDs.contains(where: { !grant.holds.contains($0) })
-        else { return false }
+    /// Whether the branch made `op` without having received the ticket's current transfer, and
+    /// handled the ticket before it: the transfer is not among what it acknowledged holding, or
+    /// `op` is older than the transfer by its clock (a node that receives an op moves its clock
+    /// past it, so an op made after receiving the transfer is later than it).
+    private func transferNotYetReceived(_ op: Op, _ document: TicketDocument, _ lookup: inout some AuthorisationLookup) throws -> Bool {
+        guard let register = document.registers[.branch] else { return false }
+        var unseen = false
+        for id in register.frontierIDs {
+            if try !grant.holds(id, in: &lookup) { unseen = true }
+            if !unseen, let transfer = try lookup.op(id), op.hlc < transfer.hlc { unseen = true }
+        }
+        guard unseen else { return false }
         if document.id.origin == grant.nodeID { return true }
         for id in register.seen {
             for case .write(.branch, let value, _) in try lookup.op(id)?.changes ?? [] where value.text == grant.nodeID.rawValue {

@@ -34,6 +34,10 @@ public struct PeerRecord: Sendable, Equatable, Encodable {
     /// Sessions with this peer that ended in a refusal, either way (certificate, identity,
     /// version, authorisation).
     public var refusals: UInt64 = 0
+    /// At HQ, of a branch reading its feed (SYNC.md §5.5): the entries it acknowledged holding.
+    public var feedAcked: UInt64?
+    /// At a branch reading HQ's feed: how many entries the feed had when HQ last said.
+    public var feedEnd: UInt64?
 
     public init(nodeID: NodeID, role: NodeRole, address: String?, state: PeerState, stateSince: UInt64) {
         self.nodeID = nodeID

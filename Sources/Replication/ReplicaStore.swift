@@ -24,11 +24,27 @@ public protocol ReplicaStore: Sendable {
     func opsMissing(by peer: VersionVector, limit: Int, origins: Set<NodeID>?, maxBytes: Int) async throws -> [Op]
 
     /// Applies a batch of remote ops in one transaction; with `grant`, every op must be within the
-    /// sending peer's rights, else the whole batch is refused with an `AuthorisationRefusal`.
-    func apply(_ batch: [Op], from grant: PeerGrant?) async throws -> BatchOutcome
+    /// sending peer's rights, else the whole batch is refused with an `AuthorisationRefusal`. With
+    /// `feed`, the batch comes from HQ's feed for this branch: its place in the feed is stored with
+    /// the batch (SYNC.md §5.5).
+    func apply(_ batch: [Op], from grant: PeerGrant?, feed: FeedCursor?) async throws -> BatchOutcome
 
-    /// The origins whose ops HQ relays to `node` (SYNC.md §5.5).
+    /// The origins whose ops HQ relays to `node` over protocol version 2 (SYNC.md §5.5).
     func replicationScope(for node: NodeID) async throws -> Set<NodeID>
+
+    /// HQ: the feed of `branch` — its epoch and last position — built from the log the first time.
+    func openFeed(for branch: NodeID) async throws -> FeedCursor
+
+    /// HQ: the next ops for `branch`: its own above `ownAfter`, then its feed's entries after
+    /// `position`; at most `limit`, and within `maxBytes` but for the first.
+    func feedOps(for branch: NodeID, ownAfter: UInt64, after position: UInt64, limit: Int, maxBytes: Int) async throws -> FeedRead
+
+    /// A branch: its place in HQ's feed, nil before its first version-3 session.
+    func feedCursor() async throws -> FeedCursor?
+
+    /// A branch: starts reading HQ's feed `epoch` (from 0 if it is new to it); the first time,
+    /// removes the tickets it never handled. Returns where to read from.
+    func adoptFeed(epoch: String) async throws -> FeedCursor
 
     /// Every peer this node has exchanged a session with, by node id.
     func peers() async throws -> [PeerRecord]
@@ -59,17 +75,27 @@ public struct BatchOutcome: Sendable, Equatable {
     public var refused: [ClockSkewRefusal]
     /// This node's vector after the batch: what the sender should ack against.
     public var vector: VersionVector
+    /// A branch's place in HQ's feed after the batch, when it reads one.
+    public var feed: FeedCursor?
 
-    public init(applied: Int, duplicates: Int, deferred: [OpID], refused: [ClockSkewRefusal], vector: VersionVector) {
+    public init(
+        applied: Int, duplicates: Int, deferred: [OpID], refused: [ClockSkewRefusal], vector: VersionVector, feed: FeedCursor? = nil
+    ) {
         self.applied = applied
         self.duplicates = duplicates
         self.deferred = deferred
         self.refused = refused
         self.vector = vector
+        self.feed = feed
     }
 }
 
 extension ReplicaStore {
+    /// Applies a batch that comes from no feed (SYNC.md §5.2).
+    public func apply(_ batch: [Op], from grant: PeerGrant? = nil) async throws -> BatchOutcome {
+        try await apply(batch, from: grant, feed: nil)
+    }
+
     /// Counts a refused session against `node` (starting its record if it has none) and marks it
     /// refused with `message`, so that `status` shows why on this side.
     public func recordRefusal(of node: NodeID, role: NodeRole, address: String?, message: String, at millis: UInt64) async throws {

@@ -6,6 +6,7 @@ import NIOCore
 import NIOSSL
 import Replication
 import ServiceLifecycle
+import Synchronization
 import SwiftProtobuf
 import SyncWire
 import TicketModel
@@ -66,6 +67,8 @@ struct SyncSession {
         /// The peer as counted by the server's session registry, released at the end.
         var registered: CertificateIdentity?
         var sender: NIOAsyncChannelOutboundWriter<WireFrame>?
+        /// When the machine's next timer falls due, for the tick stream.
+        let timerDeadline = TimerDeadline()
 
         init(session: SyncSession, channel: any NIOCore.Channel) {
             self.session = session
@@ -92,14 +95,27 @@ struct SyncSession {
             if case .dialler = session.side {
                 // In TLS 1.3 the server checks our certificate after our side finished the handshake:
                 // if it refuses us, the hello's write fails, and the reason (its alert) is read below.
-                let vector = try await storeCall { try await self.store.versionVector() }
-                if let vector, let summary = try await perform(machine.connected(localVector: vector, now: now)) {
+                let held = try await storeCall { (try await self.store.versionVector(), try await self.store.feedCursor()) }
+                if let (vector, feed) = held, let summary = try await perform(machine.connected(localVector: vector, feed: feed, now: now)) {
                     return summary
                 }
             }
             // `merge` ends only when every input has ended, so the inbound end is an event of its own.
             let frames = chain(inbound.map { Event.frame($0) }, [Event.closed].async)
-            let ticks = AsyncTimerSequence(interval: settings.tickInterval, clock: .continuous).map { _ in Event.tick }
+            // A tick when the machine's next timer falls due (read anew after every event).
+            let deadline = timerDeadline
+            let longest = settings.longestTimerWait
+            let ticks = AsyncStream<Event> {
+                let now = ContinuousClock.now
+                let due = deadline.due.withLock { $0 }.map { min($0, now + longest) } ?? now + longest
+                do {
+                    // Never a busy loop while the event before this tick is still being handled.
+                    try await Task.sleep(until: max(due, now + .milliseconds(2)), clock: .continuous)
+                } catch {
+                    return nil
+                }
+                return Event.tick
+            }
             // Wake-ups that arrive while a listener waits out its relay interval coalesce into one.
             let relayInterval = session.side.isListener ? settings.relayInterval : .zero
             let changes = (session.feed?.subscribe() ?? AsyncStream { $0.finish() }).map { _ in
@@ -129,6 +145,8 @@ struct SyncSession {
         }
 
         private func loop(over events: some AsyncSequence<Event, any Error>) async throws -> SyncSummary {
+            let first = machine.nextDeadline.map { origin + $0 }
+            timerDeadline.due.withLock { $0 = first }
             for try await event in events {
                 let actions: [SessionAction]
                 switch event {
@@ -144,6 +162,8 @@ struct SyncSession {
                 case .shutdown: actions = machine.shutdown(now: now)
                 }
                 if let summary = try await perform(actions) { return summary }
+                let due = machine.nextDeadline.map { origin + $0 }
+                timerDeadline.due.withLock { $0 = due }
                 if let onProgress = session.onProgress, let progress = machine.progress { onProgress(progress) }
             }
             throw CancellationError()
@@ -181,15 +201,15 @@ struct SyncSession {
                 case .beginRecovery(let seq):
                     guard try await storeCall({ try await self.store.beginRecovery(untilSeq: seq) }) != nil else { return nil }
                 case .readOps(let request):
-                    guard let (ops, scope) = try await storeCall({ try await self.read(request) }) else { return nil }
+                    guard let (ops, scope, position) = try await storeCall({ try await self.read(request) }) else { return nil }
                     if !ops.isEmpty {
                         Counter(label: "branchdesk_ops_sent_total", dimensions: peerDimensions).increment(by: ops.count)
                     }
-                    queue += machine.opsRead(ops, scope: scope, now: now)
-                case .apply(let ops, let grant):
+                    queue += machine.opsRead(ops, scope: scope, feedPosition: position, now: now)
+                case .apply(let ops, let grant, let feed):
                     let started = ContinuousClock.now
                     do {
-                        let outcome = try await store.apply(ops, from: grant)
+                        let outcome = try await store.apply(ops, from: grant, feed: feed)
                         Timer(label: "branchdesk_batch_apply_seconds").record(duration: ContinuousClock.now - started)
                         Counter(label: "branchdesk_ops_received_total", dimensions: peerDimensions).increment(by: outcome.applied)
                         Counter(label: "branchdesk_ops_refused_total", dimensions: peerDimensions).increment(by: outcome.refused.count)
@@ -245,6 +265,8 @@ struct SyncSession {
             let peer = request.peer
             var facts = PeerFacts(localVector: try await store.versionVector())
             if let node = request.scopeOf { facts.scope = try await store.replicationScope(for: node) }
+            if let node = request.feedOf { facts.feed = try await store.openFeed(for: node) }
+            if let epoch = request.adoptFeed { facts.feed = try await store.adoptFeed(epoch: epoch) }
             facts.record = try await store.peers().first { $0.nodeID == peer.nodeID }
             facts.revoked = try await store.isRevoked(serial: peer.serial)
             if !facts.revoked, let registry = session.registry {
@@ -258,8 +280,9 @@ struct SyncSession {
             return facts
         }
 
-        /// The ops a request asks for, with the replica scope read for it, if it named one.
-        private func read(_ request: OpsRequest) async throws -> ([Op], Set<NodeID>?) {
+        /// The ops a request asks for, with the replica scope read for it, if it named one, or the
+        /// feed position they reach, if it asked for a feed.
+        private func read(_ request: OpsRequest) async throws -> ([Op], Set<NodeID>?, UInt64?) {
             let origins: Set<NodeID>?
             var scope: Set<NodeID>?
             switch request.origins {
@@ -268,9 +291,13 @@ struct SyncSession {
             case .scopeOf(let node):
                 scope = try await store.replicationScope(for: node)
                 origins = scope
+            case .feed(let branch, let position):
+                let read = try await store.feedOps(
+                    for: branch, ownAfter: request.after[branch], after: position, limit: request.limit, maxBytes: request.maxBytes)
+                return (read.ops, nil, read.position)
             }
             let ops = try await store.opsMissing(by: request.after, limit: request.limit, origins: origins, maxBytes: request.maxBytes)
-            return (ops, scope)
+            return (ops, scope, nil)
         }
 
         /// The peer's identity from its TLS certificate.
@@ -304,6 +331,11 @@ struct SyncSession {
 
         static func wallMillis() -> UInt64 { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) }
     }
+}
+
+/// When a session's next timer falls due, shared by its event loop and its tick stream.
+private final class TimerDeadline: Sendable {
+    let due = Mutex<ContinuousClock.Instant?>(nil)
 }
 
 extension SessionStateMachine.Side {

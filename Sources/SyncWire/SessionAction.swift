@@ -28,8 +28,9 @@ public enum SessionAction: Sendable, Equatable {
     case beginRecovery(untilSeq: UInt64)
     /// Read the ops the peer lacks; answer with `opsRead(_:now:)`.
     case readOps(OpsRequest)
-    /// Apply the peer's batch in one transaction; answer with `applied(_:now:)` or `applyRefused(_:now:)`.
-    case apply([Op], PeerGrant)
+    /// Apply the peer's batch in one transaction (from HQ's feed: storing the place it reaches);
+    /// answer with `applied(_:now:)` or `applyRefused(_:now:)`.
+    case apply([Op], PeerGrant, feed: FeedCursor?)
     /// Ops were newly applied: wake the node's other sessions.
     case notifyChange
     /// Ask whether the peer's certificate was revoked meanwhile; answer with `revocationChecked(_:now:)`.
@@ -52,12 +53,18 @@ public enum SessionAction: Sendable, Equatable {
 /// What the machine needs read before it admits an identified peer.
 public struct AdmissionRequest: Sendable, Equatable {
     public var peer: CertificateIdentity
-    /// Set when this node (HQ) relays to the peer (a branch) only its replica scope.
+    /// Set when this node (HQ) relays to the peer (a branch) only its replica scope (version 2).
     public var scopeOf: NodeID?
+    /// Set when this node (HQ) sends the peer (a branch) its feed: open it (version 3).
+    public var feedOf: NodeID?
+    /// Set when this node (a branch) reads HQ's feed with this epoch: adopt it (version 3).
+    public var adoptFeed: String?
 
-    public init(peer: CertificateIdentity, scopeOf: NodeID?) {
+    public init(peer: CertificateIdentity, scopeOf: NodeID?, feedOf: NodeID? = nil, adoptFeed: String? = nil) {
         self.peer = peer
         self.scopeOf = scopeOf
+        self.feedOf = feedOf
+        self.adoptFeed = adoptFeed
     }
 }
 
@@ -73,13 +80,16 @@ public struct PeerFacts: Sendable, Equatable {
     public var revoked: Bool
     /// Why the server cannot take another session of this peer now (its session limit), if so.
     public var overLimit: String?
+    /// HQ: the branch's feed as opened (its epoch and end); a branch: its place in HQ's feed.
+    public var feed: FeedCursor?
 
     public init(
         localVector: VersionVector, scope: Set<NodeID>? = nil, record: PeerRecord? = nil, revoked: Bool = false,
-        overLimit: String? = nil
+        overLimit: String? = nil, feed: FeedCursor? = nil
     ) {
         self.localVector = localVector
         self.scope = scope
+        self.feed = feed
         self.record = record
         self.revoked = revoked
         self.overLimit = overLimit
@@ -93,6 +103,8 @@ public struct OpsRequest: Sendable, Equatable {
         case only(Set<NodeID>)
         /// The replica scope of this peer, read anew for this batch (a transfer may widen it).
         case scopeOf(NodeID)
+        /// The branch's own ops above the cursor, then its feed's entries after the position.
+        case feed(NodeID, after: UInt64)
     }
 
     /// The peer's vector as this session has fed it.

@@ -49,6 +49,7 @@ public struct SessionStateMachine: Sendable {
     private var lastHeardAt: Duration
     private var lastSentAt: Duration
     private var lastRecordedAt: Duration?
+    private var lastRevocationCheck: Duration
     private var recordIsStale = false
 
     /// The peer, known once its hello matched its certificate and it was admitted.
@@ -63,14 +64,33 @@ public struct SessionStateMachine: Sendable {
     /// The branch's replica scope as last read, when we relay only that: our hello and acks show
     /// the branch only these origins, so that it is never owed what it will never receive.
     private var relayedScope: Set<NodeID>?
+    /// The protocol version both sides speak, once the peer's hello arrived.
+    public private(set) var version: UInt32?
+    /// The feed this session carries (version 3, between a branch and HQ, SYNC.md §5.5): at HQ the
+    /// branch's feed and how far it was sent; at a branch, its place in the feed as committed.
+    private var feed: FeedCursor?
+    /// The feed cursor the peer's hello showed (a branch's place), or HQ's feed end (to a branch).
+    private var helloFeed: FeedCursor?
+    /// HQ: the feed position at which it said caught-up; a branch: the one HQ's caught-up said.
+    private var feedToReach: UInt64?
     /// The peer's vector as we have fed it: its hello vector plus every batch we sent.
     private var cursor = VersionVector()
+    /// What the peer held when the session began (its hello), by which its pushes are judged: an
+    /// edit it made offline stays in good faith though it receives a transfer in this session.
+    private var heldAtStart = VersionVector()
+    private var feedHeldAtStart: UInt64?
     /// Batches sent and not yet acknowledged, oldest first.
     private var inFlight: [UInt64] = []
     private var lastBatchID: UInt64 = 0
     private var lastReceivedBatchID: UInt64 = 0
     /// The batch being applied: its id and the vector of what it holds.
     private var applying: (id: UInt64, shown: VersionVector)?
+
+    /// Whether this session carries a branch's feed: version 3 between a branch and HQ.
+    private var carriesFeed: Bool { feed != nil }
+
+    /// The branch of a session between a branch and HQ, this node or the peer.
+    private var feedBranch: NodeID { local.role == .branch ? local.nodeID : peer?.nodeID ?? local.nodeID }
     private var readingOps = false
     /// Set when we told the peer it has everything: the cursor at that moment.
     private var caughtUpSent: VersionVector?
@@ -92,6 +112,7 @@ public struct SessionStateMachine: Sendable {
         startedAt = now.monotonic
         lastHeardAt = now.monotonic
         lastSentAt = now.monotonic
+        lastRevocationCheck = now.monotonic
     }
 
     /// Whether the peer was admitted and ops may flow.
@@ -115,11 +136,11 @@ public struct SessionStateMachine: Sendable {
 
     // MARK: Handshake
 
-    /// A dialler's connection is up: it speaks first.
-    public mutating func connected(localVector: VersionVector, now: SessionTime) -> [SessionAction] {
+    /// A dialler's connection is up: it speaks first. A branch shows its place in HQ's feed.
+    public mutating func connected(localVector: VersionVector, feed: FeedCursor? = nil, now: SessionTime) -> [SessionAction] {
         precondition(isDialler && phase == .awaitingHello, "only a dialler speaks first, once: \(side), \(phase)")
         self.localVector = localVector
-        return [send(.hello(hello(showing: localVector)), now)]
+        return [send(.hello(hello(showing: localVector, feed: feed)), now)]
     }
 
     /// The bytes from the peer could not be read as frames (bad magic, a length over the limit, a
@@ -157,7 +178,7 @@ public struct SessionStateMachine: Sendable {
             return refuse(
                 WireError(.identityMismatch, "dialled a \(expectedRole) node but \(peer.nodeID)'s certificate says \(peer.role)"), now)
         }
-        let versions = SyncProtocol.versions
+        let versions = settings.versions
         guard hello.minVersion <= hello.maxVersion, hello.minVersion <= versions.upperBound, hello.maxVersion >= versions.lowerBound
         else {
             return refuse(
@@ -168,12 +189,26 @@ public struct SessionStateMachine: Sendable {
         }
         do {
             cursor = try VersionVector(wire: hello.vector)
+            heldAtStart = cursor
         } catch {
             return refuse(error, now)
         }
+        let version = min(hello.maxVersion, versions.upperBound)
+        self.version = version
         phase = .admitting(peer)
         let relaysScope = local.role == .hq && peer.role == .branch
-        return [.admit(AdmissionRequest(peer: peer, scopeOf: relaysScope ? peer.nodeID : nil))]
+        let readsFeed = local.role == .branch && peer.role == .hq
+        guard version >= SyncProtocol.feedVersion, relaysScope || readsFeed else {
+            return [.admit(AdmissionRequest(peer: peer, scopeOf: relaysScope ? peer.nodeID : nil))]
+        }
+        if hello.hasFeed { helloFeed = FeedCursor(epoch: hello.feed.epoch, position: hello.feed.position) }
+        if readsFeed {
+            guard let told = helloFeed, !told.epoch.isEmpty else {
+                return refuse(WireError(.unexpectedMessage, "a version-\(version) hello from HQ without its feed"), now)
+            }
+            return [.admit(AdmissionRequest(peer: peer, scopeOf: nil, adoptFeed: told.epoch))]
+        }
+        return [.admit(AdmissionRequest(peer: peer, scopeOf: nil, feedOf: peer.nodeID))]
     }
 
     /// The facts an `admit` action asked for: admits the peer, or refuses it.
@@ -205,9 +240,28 @@ public struct SessionStateMachine: Sendable {
                         ["peer.id": peer.nodeID.rawValue, "sync.peer_holds": "\(cursor[me])", "sync.held": "\(localVector[me])"])))
         }
         let counted: Set<NodeID>?
+        var feedBacklog: UInt64 = 0
+        var record = facts.record ?? PeerRecord(nodeID: peer.nodeID, role: peer.role, address: address, state: .connecting, stateSince: 0)
         if local.role == .branch {
             outgoing = .only([me])
             counted = [me]
+            if let held = facts.feed {
+                // Reading HQ's feed: HQ's hello said how far it goes.
+                feed = held
+                let end = helloFeed?.position ?? 0
+                record.feedEnd = end
+                feedBacklog = end > held.position ? end - held.position : 0
+            }
+        } else if let end = facts.feed {
+            // A branch's feed: from its place in it, unless it read another (HQ was restored).
+            let held = helloFeed.flatMap { $0.epoch == end.epoch && $0.position <= end.position ? $0.position : nil } ?? 0
+            feed = FeedCursor(epoch: end.epoch, position: held)
+            helloFeed = end
+            record.feedAcked = held
+            feedHeldAtStart = held
+            feedBacklog = end.position - held
+            outgoing = .feed(peer.nodeID, after: held)
+            counted = [peer.nodeID]
         } else if let scope = facts.scope {
             outgoing = .scopeOf(peer.nodeID)
             relayedScope = scope
@@ -216,9 +270,8 @@ public struct SessionStateMachine: Sendable {
             outgoing = .all
             counted = nil
         }
-        opsToSend = Self.count(in: localVector, above: cursor, origins: counted)
-        opsToReceive = Self.count(in: cursor, above: localVector, origins: nil)
-        var record = facts.record ?? PeerRecord(nodeID: peer.nodeID, role: peer.role, address: address, state: .connecting, stateSince: 0)
+        opsToSend = Self.count(in: localVector, above: cursor, origins: counted) + (local.role == .hq ? Int(feedBacklog) : 0)
+        opsToReceive = Self.count(in: cursor, above: localVector, origins: carriesFeed ? [me] : nil) + (local.role == .branch ? Int(feedBacklog) : 0)
         record.role = peer.role
         record.address = address
         record.state = .connecting
@@ -231,22 +284,24 @@ public struct SessionStateMachine: Sendable {
         actions.append(
             .log(SessionLog(.info, "session established", ["peer.id": peer.nodeID.rawValue, "peer.role": peer.role.rawValue, "peer.address": address])))
         if !isDialler {
-            // To a branch, only the origins we relay to it, so that it expects nothing else.
-            let shown = relayedScope.map { localVector.restricted(to: $0) } ?? localVector
-            actions.append(send(.hello(hello(showing: shown)), now))
+            // To a branch, only the origins we relay to it, so that it expects nothing else; over
+            // its feed, only its own (the rest it receives by the feed, whose end the hello shows).
+            let shown = carriesFeed ? localVector.restricted(to: [peer.nodeID]) : relayedScope.map { localVector.restricted(to: $0) } ?? localVector
+            actions.append(send(.hello(hello(showing: shown, feed: carriesFeed ? helloFeed : nil)), now))
         }
         actions += pump(now)
         return actions
     }
 
-    private func hello(showing vector: VersionVector) -> Branchdesk_Sync_V1_Hello {
+    private func hello(showing vector: VersionVector, feed: FeedCursor?) -> Branchdesk_Sync_V1_Hello {
         .with {
-            $0.minVersion = SyncProtocol.versions.lowerBound
-            $0.maxVersion = SyncProtocol.versions.upperBound
+            $0.minVersion = settings.versions.lowerBound
+            $0.maxVersion = settings.versions.upperBound
             $0.nodeID = local.nodeID.rawValue
             $0.role = local.role.rawValue
             $0.vector = vector.wire
             $0.software = SyncProtocol.software
+            if let feed { $0.feed = feed.wire }
         }
     }
 
@@ -280,6 +335,11 @@ public struct SessionStateMachine: Sendable {
             } catch {
                 return refuse(error, now)
             }
+            if carriesFeed, local.role == .branch {
+                feedToReach = caughtUp.feed.position
+                let end = max(record?.feedEnd ?? 0, caughtUp.feed.position)
+                record?.feedEnd = end
+            }
             return finishIfLevel(now)
         case .heartbeat:
             return []
@@ -308,29 +368,37 @@ public struct SessionStateMachine: Sendable {
         // A one-off round sends what it held when it caught up, not ops committed afterwards.
         guard mode == .live || caughtUpSent == nil else { return [] }
         readingOps = true
+        if case .feed(let branch, _) = outgoing, let feed { outgoing = .feed(branch, after: feed.position) }
         return [
             .readOps(
                 OpsRequest(after: cursor, origins: outgoing, limit: settings.batchOps, maxBytes: settings.maxFrameBytes / 4))
         ]
     }
 
-    /// The ops a `readOps` action read, with the replica scope read for it when it asked for one.
-    public mutating func opsRead(_ ops: [Op], scope: Set<NodeID>? = nil, now: SessionTime) -> [SessionAction] {
+    /// The ops a `readOps` action read, with the replica scope read for it when it asked for one,
+    /// or the feed position they reach when it asked for a branch's feed.
+    public mutating func opsRead(_ ops: [Op], scope: Set<NodeID>? = nil, feedPosition: UInt64? = nil, now: SessionTime) -> [SessionAction] {
         precondition(readingOps, "ops read that were not asked for")
         readingOps = false
         if let scope, relayedScope != nil { relayedScope = scope }
+        if let feedPosition, feed != nil { feed?.position = feedPosition }
         guard isSyncing else { return [] }
         guard !ops.isEmpty else {
             guard caughtUpSent == nil else { return finishIfLevel(now) }
             caughtUpSent = cursor
-            return [send(.caughtUp(.with { $0.vector = cursor.wire }), now)] + finishIfLevel(now)
+            if local.role == .hq { feedToReach = feed?.position }
+            let shown = carriesFeed ? cursor.restricted(to: [feedBranch]) : cursor
+            let feed = feed
+            return [send(.caughtUp(.with { $0.vector = shown.wire; if let feed { $0.feed = feed.wire } }), now)] + finishIfLevel(now)
         }
-        for op in ops { cursor.advance(to: op.id) }
+        // A feed's ops are scattered by design: the cursor follows the branch's own ops only.
+        for op in ops where !carriesFeed || op.id.origin == feedBranch { cursor.advance(to: op.id) }
         lastBatchID += 1
         let batchID = lastBatchID
         inFlight.append(batchID)
         opsSent += ops.count
-        return [send(.batch(.with { $0.batchID = batchID; $0.ops = ops.map(\.wire) }), now)] + pump(now)
+        let feed = feed
+        return [send(.batch(.with { $0.batchID = batchID; $0.ops = ops.map(\.wire); if let feed { $0.feed = feed.wire } }), now)] + pump(now)
     }
 
     /// Ops were committed here (a local edit, or another session's batch): push them.
@@ -351,6 +419,7 @@ public struct SessionStateMachine: Sendable {
         inFlight.removeFirst()
         record?.ackedVector = acked
         record?.sentVector = cursor
+        if let feed, ack.hasFeed, ack.feed.epoch == feed.epoch { record?.feedAcked = ack.feed.position }
         var actions: [SessionAction] = []
         if !ack.refused.isEmpty {
             refusals += ack.refused
@@ -391,7 +460,11 @@ public struct SessionStateMachine: Sendable {
             }
         }
         applying = (batch.batchID, VersionVector(shown))
-        return [.apply(ops, PeerGrant(nodeID: peer.nodeID, role: peer.role, holds: record?.ackedVector ?? VersionVector()))]
+        let grant = PeerGrant(nodeID: peer.nodeID, role: peer.role, holds: heldAtStart, feedPosition: feedHeldAtStart)
+        // From HQ's feed, a batch completes the entries up to the cursor it carries (a batch of
+        // only our own ops, pulled back after a restore, leaves the place as it is).
+        let fed = local.role == .branch ? feed.map { held in batch.hasFeed ? FeedCursor(wire: batch.feed) : held } : nil
+        return [.apply(ops, grant, feed: fed)]
     }
 
     /// The outcome of an `apply` action, committed: acknowledges the batch.
@@ -409,8 +482,14 @@ public struct SessionStateMachine: Sendable {
             + outcome.deferred.map { "\($0.origin)#\($0.seq) follows a gap: resend from the acked vector" }
         var actions: [SessionAction] = []
         if outcome.applied > 0 { actions.append(.notifyChange) }
-        let shown = relayedScope.map { outcome.vector.restricted(to: $0.union([peer.nodeID])) } ?? outcome.vector
-        actions.append(send(.ack(.with { $0.batchID = batch.id; $0.vector = shown.wire; $0.refused = reasons }), now))
+        if local.role == .branch, let held = outcome.feed { feed = held }
+        let shown =
+            carriesFeed && local.role == .hq
+            ? outcome.vector.restricted(to: [peer.nodeID])
+            : relayedScope.map { outcome.vector.restricted(to: $0.union([peer.nodeID])) } ?? outcome.vector
+        let held = local.role == .branch ? feed : nil
+        actions.append(
+            send(.ack(.with { $0.batchID = batch.id; $0.vector = shown.wire; $0.refused = reasons; if let held { $0.feed = held.wire } }), now))
         actions += noteLiveTraffic(now)
         actions += finishIfLevel(now)
         return actions
@@ -433,7 +512,21 @@ public struct SessionStateMachine: Sendable {
             applying == nil, !readingOps
         else { return [] }
         if mode == .once {
+            if carriesFeed, local.role == .branch, let reach = feedToReach, let held = feed, held.position < reach {
+                return end(
+                    SyncError(
+                        .incomplete,
+                        "this node holds HQ's feed for it only up to entry \(held.position) of \(reach); ops were refused (clock skew: see the log)"),
+                    telling: nil, now)
+            }
+            if carriesFeed, local.role == .hq, let reach = feedToReach, (record?.feedAcked ?? 0) < reach {
+                return end(
+                    SyncError(
+                        .incomplete, "\(peer.nodeID) holds its feed only up to entry \(record?.feedAcked ?? 0) of \(reach): " + (refusals.last ?? "it did not say why")),
+                    telling: nil, now)
+            }
             let acked = record?.ackedVector ?? VersionVector()
+            let sent = carriesFeed ? sent.restricted(to: [feedBranch]) : sent
             if let missing = sent.seqs.sorted(by: { $0.key < $1.key }).first(where: { acked[$0.key] < $0.value }) {
                 return end(
                     SyncError(
@@ -491,7 +584,26 @@ public struct SessionStateMachine: Sendable {
 
     // MARK: Timers and endings
 
-    /// A timer tick: handshake timeout, dead link, heartbeat, a stale record, revocation.
+    /// How often a live session asks whether the peer's certificate was revoked meanwhile.
+    public static let revocationCheckInterval: Duration = .seconds(5)
+
+    /// When the next timer falls due (on the monotonic clock of `SessionTime`): the shell calls
+    /// `tick` then, so that heartbeats and timeouts happen at their time, not at a polling step.
+    /// Nil once the session ended.
+    public var nextDeadline: Duration? {
+        switch phase {
+        case .ended: return nil
+        case .leaving(let since): return since + Self.leavingGrace
+        case .awaitingHello, .admitting: return min(startedAt + settings.handshakeTimeout, lastHeardAt + settings.deadAfter)
+        case .syncing:
+            var due = [lastHeardAt + settings.deadAfter, lastSentAt + settings.heartbeatInterval, lastRevocationCheck + Self.revocationCheckInterval]
+            if recordIsStale, let last = lastRecordedAt { due.append(last + .seconds(1)) }
+            return due.min()
+        }
+    }
+
+    /// A timer fell due: handshake timeout, dead link, heartbeat, a stale record, revocation.
+    /// A timeout is told to the peer (`TIMEOUT`) before the session ends.
     public mutating func tick(now: SessionTime) -> [SessionAction] {
         let elapsed = now.monotonic
         switch phase {
@@ -501,14 +613,15 @@ public struct SessionStateMachine: Sendable {
             return elapsed - since >= Self.leavingGrace ? leave(now) : []
         case .awaitingHello, .admitting:
             if elapsed - startedAt >= settings.handshakeTimeout {
-                return end(SyncError(.linkLost, "the peer sent no hello within \(settings.handshakeTimeout)"), telling: nil, now)
+                let reason = "the peer sent no hello within \(settings.handshakeTimeout)"
+                return end(SyncError(.linkLost, reason), telling: WireError(.timeout, reason), now)
             }
         case .syncing:
             break
         }
         if elapsed - lastHeardAt >= settings.deadAfter {
             let reason = "nothing heard from the peer for \(settings.deadAfter): the link is dead"
-            return end(SyncError(.linkLost, reason), telling: nil, now)
+            return end(SyncError(.linkLost, reason), telling: WireError(.timeout, reason), now)
         }
         guard isSyncing else { return [] }
         var actions: [SessionAction] = []
@@ -516,7 +629,10 @@ public struct SessionStateMachine: Sendable {
             actions.append(send(.heartbeat(.with { $0.sentAtMs = now.wallMillis }), now))
         }
         if recordIsStale { actions += recordProgress(force: false, now) }
-        if let peer { actions.append(.checkRevocation(serial: peer.serial)) }
+        if let peer, elapsed - lastRevocationCheck >= Self.revocationCheckInterval {
+            lastRevocationCheck = elapsed
+            actions.append(.checkRevocation(serial: peer.serial))
+        }
         return actions
     }
 

@@ -32,7 +32,7 @@ public struct SyncError: Error, Sendable, Equatable, CustomStringConvertible {
     public static func kind(of code: Branchdesk_Sync_V1_ErrorCode) -> Kind {
         switch code {
         case .unsupportedVersion, .identityMismatch, .unauthorized: .refused
-        case .shuttingDown, .internal: .linkLost
+        case .shuttingDown, .internal, .timeout: .linkLost
         default: .protocolViolation
         }
     }

@@ -4,15 +4,20 @@ import WireForms
 /// The protocol versions this build speaks. The protocol version is independent of the package
 /// version: it changes only when the wire contract in `Protocol/SYNC.md` changes (§10 lists them).
 public enum SyncProtocol {
-    public static let versions: ClosedRange<UInt32> = 2...2
+    public static let versions: ClosedRange<UInt32> = 2...3
+    /// The first version in which HQ replicates to a branch by ticket, through a feed (SYNC.md §5.5).
+    public static let feedVersion: UInt32 = 3
     /// Sent in the hello, for the peer's logs only.
-    public static let software = "branchdesk 0.4.0"
+    public static let software = "branchdesk 0.5.0"
     /// The most ops one batch may hold (SYNC.md §4): a receiver refuses a larger batch.
     public static let maxBatchOps = Op.maxBatchCount
 }
 
 /// The tunables of sync sessions. The defaults suit a branch network over WAN links.
 public struct SyncSettings: Sendable {
+    /// The protocol versions this node offers; narrower than `SyncProtocol.versions` only to
+    /// speak as an older build would (the upgrade tests).
+    public var versions = SyncProtocol.versions
     /// Ops per batch; the receiver refuses batches above `SyncProtocol.maxBatchOps`.
     public var batchOps = 500
     /// Batches a sender may have unacknowledged at once (backpressure).
@@ -41,8 +46,9 @@ public struct SyncSettings: Sendable {
 
     public init() {}
 
-    /// How often a session checks its timers.
-    public var tickInterval: Duration { min(heartbeatInterval, deadAfter / 4, handshakeTimeout / 4) }
+    /// The longest a session sleeps between timer checks: deadlines are met exactly
+    /// (`SessionStateMachine.nextDeadline`); this bounds the wait when one moved earlier meanwhile.
+    public var longestTimerWait: Duration { .seconds(1) }
 }
 
 /// Exponential backoff with full jitter: attempt n waits a uniformly random time in

@@ -11,7 +11,7 @@ import TicketModel
 /// process: a CLI command beside a running `serve`) has committed since, as `PRAGMA data_version`
 /// tells. Two generations approximate least-recently-used at the cost of two dictionaries.
 final class DocumentCache: Sendable {
-    private struct State {
+    fileprivate struct State {
         var recent: [TicketID: TicketDocument] = [:]
         var older: [TicketID: TicketDocument] = [:]
         var dataVersion: Int64?
@@ -19,7 +19,7 @@ final class DocumentCache: Sendable {
 
     /// How many documents one generation holds; the cache holds up to twice as many.
     let generationSize: Int
-    private let state = Mutex(State())
+    fileprivate let state = Mutex(State())
 
     init(generationSize: Int = 8_192) {
         self.generationSize = generationSize
@@ -57,5 +57,12 @@ final class DocumentCache: Sendable {
                 }
             }
         }
+    }
+}
+
+extension DocumentCache {
+    /// Empties the cache once the current transaction commits: it removed documents.
+    func removeAllAfterCommit(_ db: Database) {
+        db.afterNextTransaction { [self] _ in state.withLock { $0 = State(dataVersion: $0.dataVersion) } }
     }
 }

@@ -25,6 +25,10 @@ struct MergeTransaction {
     private var deadlinesMoved: Set<TicketID> = []
     /// The highest seq applied per origin, written to the version vector at `finish()`.
     private var applied: [NodeID: UInt64] = [:]
+    /// The nodes each touched ticket's ops name as handlers: its origin and every transfer's target.
+    private var handlers: [TicketID: Set<NodeID>] = [:]
+    /// The ops newly appended to the log, in order, for the branches' feeds (a replay feeds nothing).
+    private var appended: [(ticket: TicketID, op: OpID)] = []
 
     init(_ db: Database, cache: DocumentCache) throws {
         self.db = db
@@ -49,7 +53,8 @@ struct MergeTransaction {
                 op.id.origin.rawValue, Int64(op.id.seq), Int64(bitPattern: op.hlc.rawValue), op.ticket.description,
                 op.actor, op.action, try encodedChanges ?? StoredForm.encode(op.changes),
             ])
-        applied[op.id.origin] = op.id.seq
+        applied[op.id.origin] = max(applied[op.id.origin] ?? 0, op.id.seq)
+        appended.append((op.ticket, op.id))
         try replay(op)
     }
 
@@ -61,17 +66,24 @@ struct MergeTransaction {
         if origins[op.ticket] == nil { touched.append(op.ticket) }
         origins[op.ticket, default: []].insert(op.id.origin)
         if op.changes.contains(where: DeadlineSummary.depends(on:)) { deadlinesMoved.insert(op.ticket) }
+        if op.ticket != .companySettings {
+            handlers[op.ticket, default: [op.ticket.origin]].formUnion(op.transferTargets)
+        }
         for record in entries { try insert(record, ticket: op.ticket) }
     }
 
-    /// Advances the version vector and saves every touched ticket with its search text and
-    /// conflicts; the cache keeps the touched documents once the transaction commits.
+    /// Advances the version vector, saves every touched ticket with its search text and
+    /// conflicts, and extends the branches' feeds; the cache keeps the touched documents once the
+    /// transaction commits.
     func finish() throws {
         for (origin, seq) in applied {
+            // The maximum: a branch reading HQ's feed holds other origins' ops scattered (SYNC.md §5.5).
             try db.cachedStatement(
-                sql: "INSERT INTO versionVector (origin, seq) VALUES (?, ?) ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq"
+                sql: "INSERT INTO versionVector (origin, seq) VALUES (?, ?) ON CONFLICT (origin) DO UPDATE SET seq = max(seq, excluded.seq)"
             ).execute(arguments: [origin.rawValue, Int64(seq)])
         }
+        let newHandlers = try FeedLog.recordHandlers(handlers, db)
+        try FeedLog.extend(with: appended, newHandlers: newHandlers, db)
         let saved = touched.compactMap { documents[$0] }
         for document in saved { try save(document, before: before[document.id]) }
         try DeadlineSummary.refresh(saved.filter { $0.id == .companySettings || deadlinesMoved.contains($0.id) }, db)

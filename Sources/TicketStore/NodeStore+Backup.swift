@@ -72,6 +72,8 @@ extension NodeStore {
                 try db.execute(sql: "UPDATE node SET restoredAt = ?", arguments: [Int64(clock.nowMillis())])
                 // Sessions recorded in the backup ended long ago.
                 try db.execute(sql: "UPDATE peer SET state = 'offline' WHERE state <> 'offline'")
+                // Branches hold feed positions past the backup's: start every feed again.
+                try FeedLog.reset(db)
             }
             return try NodeStore(writer: pool, path: path, clock: clock)
         } catch {

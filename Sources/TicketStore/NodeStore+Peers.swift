@@ -31,6 +31,8 @@ extension NodeStore {
             record.lastError = row["lastError"]
             record.lastErrorAt = (row["lastErrorAt"] as Int64?).map(UInt64.init)
             record.refusals = UInt64(row["refusals"] as Int64)
+            record.feedAcked = (row["feedAcked"] as Int64?).map(UInt64.init)
+            record.feedEnd = (row["feedEnd"] as Int64?).map(UInt64.init)
             return record
         }
     }
@@ -90,14 +92,14 @@ extension NodeStore {
         try db.execute(
             sql: """
                 INSERT OR REPLACE INTO peer (nodeID, role, address, state, stateSince, lastSyncAt, sentVector,
-                    ackedVector, lastError, lastErrorAt, refusals)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ackedVector, lastError, lastErrorAt, refusals, feedAcked, feedEnd)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 peer.nodeID.rawValue, peer.role.rawValue, peer.address, peer.state.rawValue, Int64(peer.stateSince),
                 peer.lastSyncAt.map(Int64.init), try Self.encodeVector(peer.sentVector),
                 try Self.encodeVector(peer.ackedVector), peer.lastError, peer.lastErrorAt.map(Int64.init),
-                Int64(peer.refusals),
+                Int64(peer.refusals), peer.feedAcked.map(Int64.init), peer.feedEnd.map(Int64.init),
             ])
     }
 

@@ -54,7 +54,10 @@ extension NodeStore {
     /// hold at most `maxBatchOps` ops so that it never blocks local writers for long.
     /// With `grant`, every op must be within the sending peer's rights (`PeerAuthorisation`);
     /// otherwise the whole batch is refused with an `AuthorisationRefusal` and nothing is applied.
-    public func apply(_ batch: [Op], from grant: PeerGrant? = nil) async throws -> BatchOutcome {
+    /// With `feed`, the batch comes from HQ's feed for this branch and completes its entries up to
+    /// that cursor, which is stored in the same transaction — unless an op of the feed was left
+    /// out (clock skew), when the cursor stays and the entries come again.
+    public func apply(_ batch: [Op], from grant: PeerGrant? = nil, feed: FeedCursor? = nil) async throws -> BatchOutcome {
         guard batch.count <= Self.maxBatchOps else {
             throw StoreError(.batchTooLarge, "a batch of \(batch.count) ops exceeds the limit of \(Self.maxBatchOps)")
         }
@@ -69,7 +72,9 @@ extension NodeStore {
                 try authorisation.check(batch, in: &lookup)
             }
             var counters = try Counters.load(db)
-            let admission = BatchAdmission(batch: batch, vector: try Self.vector(db), clock: counters.hlc, wallMillis: now)
+            let admission = BatchAdmission(
+                batch: batch, vector: try Self.vector(db), clock: counters.hlc, wallMillis: now,
+                feed: try feed.map { _ in BatchAdmission.Feed(own: selfID, held: try Self.held(batch, except: selfID, db)) })
             for op in admission.accepted {
                 try merge.apply(op)
                 counters.hlc.receive(op.hlc)
@@ -81,10 +86,30 @@ extension NodeStore {
             // Our own ops may come back from a peer (after a restore): never reuse their seqs.
             counters.lastSeq = max(counters.lastSeq, vector[selfID])
             try counters.save(db)
+            var held = try Self.feedCursor(db)
+            let feedComplete = !(admission.refused.map(\.origin) + admission.deferred.map(\.origin)).contains { $0 != selfID }
+            if let feed, feedComplete, held?.epoch == feed.epoch, feed.position > held?.position ?? 0 {
+                try db.execute(sql: "UPDATE feedCursor SET position = ?", arguments: [Int64(feed.position)])
+                held = feed
+            }
             return BatchOutcome(
                 applied: admission.accepted.count, duplicates: admission.duplicates, deferred: admission.deferred,
-                refused: admission.refused, vector: vector)
+                refused: admission.refused, vector: vector, feed: held)
         }
+    }
+
+    /// The ops of `batch` not made by `node` that this replica holds.
+    private static func held(_ batch: [Op], except node: NodeID, _ db: Database) throws -> Set<OpID> {
+        var held: Set<OpID> = []
+        for op in batch where op.id.origin != node {
+            if try Bool.fetchOne(
+                db.cachedStatement(sql: "SELECT 1 FROM op WHERE origin = ? AND seq = ?"),
+                arguments: [op.id.origin.rawValue, Int64(op.id.seq)]) == true
+            {
+                held.insert(op.id)
+            }
+        }
+        return held
     }
 
     /// The origins whose ops HQ relays to `node`: the node's own, this node's (HQ's), and those of
@@ -171,4 +196,5 @@ private struct StoredLookup: AuthorisationLookup {
 
     func document(_ id: TicketID) throws -> TicketDocument? { try documents.document(id, db) }
     func op(_ id: OpID) throws -> Op? { try NodeStore.storedOp(id, db) }
+    func feedPosition(of id: OpID, for branch: NodeID) throws -> UInt64? { try NodeStore.feedPosition(of: id, for: branch, db) }
 }

@@ -107,10 +107,11 @@ extension NodeStore {
                 records.append(PeerRecord(nodeID: try NodeID("hq"), role: .hq, address: hqAddress, state: .offline, stateSince: 0))
             }
             let peers = try records.map { record in
-                // A branch sends its own ops; HQ sends a branch those of its replica scope.
+                // A branch sends its own ops; HQ sends a branch its feed and the branch's own ops it
+                // lacks (version 3), or the origins of its replica scope (version 2).
                 let sending: Set<NodeID>? =
-                    identity.role == .branch
-                    ? [identity.nodeID]
+                    identity.role == .branch || record.feedAcked != nil
+                    ? [record.feedAcked != nil ? record.nodeID : identity.nodeID]
                     : record.role == .branch ? try Self.replicationScope(for: record.nodeID, hq: identity.nodeID, db) : nil
                 return try Self.peerStatus(
                     record, local: local, sending: sending, breaches: breachesByBranch[record.nodeID.rawValue] ?? 0,
@@ -135,8 +136,18 @@ extension NodeStore {
         thresholds: TroubleThresholds, _ db: Database
     ) throws -> PeerStatus {
         let nowMillis = UInt64(max(0, now.timeIntervalSince1970 * 1000))
-        let toSend = record.opsWaitingToSend(from: local, only: origins)
-        let toReceive = record.opsWaitingToReceive(into: local)
+        var toSend = record.opsWaitingToSend(from: local, only: origins)
+        var toReceive = record.opsWaitingToReceive(into: local)
+        // Ticket-scoped replication (SYNC.md §5.5) counts feed entries.
+        if let acked = record.feedAcked,
+            let end = try Int64.fetchOne(db, sql: "SELECT lastPosition FROM feedHead WHERE node = ?", arguments: [record.nodeID.rawValue])
+        {
+            toSend += UInt64(end) > acked ? UInt64(end) - acked : 0
+        }
+        if let end = record.feedEnd {
+            let held = try Self.feedCursor(db)?.position ?? 0
+            toReceive += end > held ? end - held : 0
+        }
         // The oldest unacknowledged op is the first one above the acked seq of some origin.
         var oldest: UInt64?
         for (source, seq) in local.seqs where (origins?.contains(source) ?? true) && seq > record.ackedVector[source] {

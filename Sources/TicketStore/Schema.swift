@@ -239,6 +239,47 @@ enum Schema {
                     CREATE INDEX deadlineSummary_resolved ON deadlineSummary (resolutionMetAt);
                     """)
         }
+        migrator.registerMigration("v10-feeds") { db in
+            // Replication to a branch scoped by ticket, not by origin (SYNC.md §5.5, version 3).
+            try db.execute(
+                sql: """
+                    -- The nodes that handle or handled each ticket: the node that opened it and every
+                    -- node a transfer named. Kept by the merge on every node, from the ops alone.
+                    CREATE TABLE ticketHandler (
+                        ticket TEXT NOT NULL,
+                        node TEXT NOT NULL,
+                        PRIMARY KEY (ticket, node)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX ticketHandler_node ON ticketHandler (node, ticket);
+                    -- At HQ, the feed of each branch that asked for one: the ops of the tickets it
+                    -- handles or handled and the company settings, but its own, numbered from 1 in the
+                    -- order HQ committed them. Built from the log at the branch's first version-3
+                    -- session, then appended to by the merge.
+                    CREATE TABLE feedHead (
+                        node TEXT PRIMARY KEY,
+                        epoch TEXT NOT NULL,
+                        lastPosition INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE TABLE feedEntry (
+                        node TEXT NOT NULL,
+                        position INTEGER NOT NULL,
+                        origin TEXT NOT NULL,
+                        seq INTEGER NOT NULL,
+                        PRIMARY KEY (node, position)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX feedEntry_op ON feedEntry (node, origin, seq);
+                    -- At a branch, its place in the feed HQ keeps for it.
+                    CREATE TABLE feedCursor (
+                        epoch TEXT NOT NULL,
+                        position INTEGER NOT NULL
+                    );
+                    -- HQ: the feed entries a branch acknowledged; a branch: the feed's end HQ last told.
+                    ALTER TABLE peer ADD COLUMN feedAcked INTEGER;
+                    ALTER TABLE peer ADD COLUMN feedEnd INTEGER;
+                    """)
+            // The handlers derive from the ops: replay the log through this build's merge.
+            try DerivedData.mark(.documents, db)
+        }
         return migrator
     }
 

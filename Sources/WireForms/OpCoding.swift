@@ -227,3 +227,11 @@ extension RegisterValue {
         }
     }
 }
+
+extension FeedCursor {
+    public var wire: Branchdesk_Sync_V1_FeedCursor { .with { $0.epoch = epoch; $0.position = position } }
+
+    public init(wire: Branchdesk_Sync_V1_FeedCursor) {
+        self.init(epoch: wire.epoch, position: wire.position)
+    }
+}

@@ -50,9 +50,12 @@ struct Harness {
         clock.wallMillis += UInt64(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
     }
 
-    static func hello(from identity: NodeIdentity, vector: VersionVector = VersionVector(), versions: ClosedRange<UInt32> = SyncProtocol.versions)
-        -> Branchdesk_Sync_V1_Hello
-    {
+    /// A peer's hello; version 2 (replication scoped by origin) unless told otherwise — `FeedTests`
+    /// speak version 3.
+    static func hello(
+        from identity: NodeIdentity, vector: VersionVector = VersionVector(), versions: ClosedRange<UInt32> = 2...2,
+        feed: FeedCursor? = nil
+    ) -> Branchdesk_Sync_V1_Hello {
         .with {
             $0.minVersion = versions.lowerBound
             $0.maxVersion = versions.upperBound
@@ -60,6 +63,7 @@ struct Harness {
             $0.role = identity.role.rawValue
             $0.vector = vector.wire
             $0.software = "another 1.0"
+            if let feed { $0.feed = feed.wire }
         }
     }
 
@@ -261,7 +265,7 @@ func vector(_ entries: [String: UInt64]) -> VersionVector {
         _ = session.admitBranch(peerVector: vector(["sh-012": 1]))
         let ops = [Harness.op("sh-012", 2), Harness.op("sh-012", 3)]
         var actions = session.machine.receive(Harness.batch(1, ops), now: session.clock)
-        #expect(actions == [.apply(ops, PeerGrant(nodeID: Harness.branch.nodeID, role: .branch, holds: vector(["sh-012": 1])))])
+        #expect(actions == [.apply(ops, PeerGrant(nodeID: Harness.branch.nodeID, role: .branch, holds: vector(["sh-012": 1])), feed: nil)])
         #expect(actions.sent.isEmpty, "no ack before the commit")
         actions = session.machine.applied(
             BatchOutcome(applied: 2, duplicates: 0, deferred: [], refused: [], vector: vector(["sh-012": 3])), now: session.clock)

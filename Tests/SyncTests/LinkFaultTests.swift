@@ -122,26 +122,32 @@ struct LinkFaultTests {
         flapping.cancel()
         _ = await flapping.result
 
-        // Quiesce: the link holds; HQ ends with every op, each branch with those of its scope.
+        // Quiesce: the link holds; HQ ends with every op, each branch with its own and those of the
+        // tickets it handles or handled (SYNC.md §5.5), as HQ has them, and no other ticket.
         let expected = try await (branches + [hq]).asyncMap { try await $0.store.versionVector() }.reduce(VersionVector()) {
             var vector = $0
             vector.formMaximum(with: $1)
             return vector
         }
-        let ids = ([hq] + branches).map(\.store.identity.nodeID)
-        let scopes: [Set<NodeID>] = [[ids[1], ids[0]], [ids[2], ids[0], ids[1]], [ids[3], ids[0]]]
-        try await eventually(timeout: .seconds(60), "every op reaching HQ and every branch its scope") {
+        try await eventually(timeout: .seconds(60), "every op reaching HQ and every branch its tickets") {
             guard try await hq.store.versionVector() == expected else { return false }
-            for (branch, scope) in zip(branches, scopes) where try await branch.store.versionVector() != expected.restricted(to: scope) {
-                return false
+            for branch in branches {
+                let id = branch.store.identity.nodeID
+                guard try await branch.store.versionVector()[id] == expected[id],
+                    try await hq.store.digest(handledBy: id) == branch.store.digest(handledBy: id)
+                else { return false }
             }
             return true
         }
         #expect(expected.total == UInt64(made * (branches.count + 1) * 2 + 1), "every node made two ops per ticket, HQ one transfer")
         for branch in branches {
             let id = branch.store.identity.nodeID
-            #expect(try await hq.store.digest(handledBy: id) == branch.store.digest(handledBy: id), "\(id)")
+            for ticket in try await branch.store.heldTickets() {
+                #expect(try await hq.store.handlers(of: ticket).contains(id), "\(id) holds \(ticket), which it never handled")
+            }
         }
+        let received = try await branches[1].store.heldTickets().filter { $0.origin == branches[0].store.identity.nodeID }
+        #expect(received.count == 1, "the second branch holds the one ticket transferred to it: \(received)")
         print("soak: \(seconds) s, \(expected.total) ops, \(proxy.counts.accepted) connections through the flapping link")
         for task in sessions + feeds { task.cancel() }
         for task in sessions + feeds { _ = await task.result }

@@ -30,6 +30,11 @@ struct ProtocolVectorTests {
             actor: "王芳", action: "open",
             changes: TicketDocument.opening(draft, number: "SH012-20261122-0004", receivedAt: 1_795_300_000_000))
         let refusal = try refusalOfAForeignOp(by: branch).description
+        let feed = FeedCursor(epoch: "5f0c8e2a9b7d4c1e8a6b3d2f1e0c9b8a", position: 41)
+        let hqEdit = Op(
+            id: OpID(origin: try NodeID("hq"), seq: 4), hlc: HLCTimestamp(rawValue: 1_795_300_060_000 << 16),
+            ticket: TicketID(origin: branch, counter: 4), actor: "总部投诉办", action: "assign",
+            changes: [.write(field: .assignee, value: .text("李经理"), seen: [opening.id])])
         return [
             ("hello", "hello from branch sh-012, protocol versions \(SyncProtocol.versions.lowerBound)...\(SyncProtocol.versions.upperBound), holding {hq:3, sh-012:7}",
              .with {
@@ -45,6 +50,34 @@ struct ProtocolVectorTests {
              .with { $0.ack = .with { $0.batchID = 1; $0.vector = VersionVector([try! NodeID("hq"): 3, branch: 8]).wire } }),
             ("caught-up", "caught-up: the sender has sent everything above {hq:3, sh-012:8}",
              .with { $0.caughtUp = .with { $0.vector = VersionVector([try! NodeID("hq"): 3, branch: 8]).wire } }),
+            ("hello-feed", "version 3: hello from branch sh-012, which holds entries 1…41 of its feed at HQ (epoch 5f0c…)",
+             .with {
+                 $0.hello = .with {
+                     $0.minVersion = SyncProtocol.versions.lowerBound; $0.maxVersion = SyncProtocol.versions.upperBound
+                     $0.nodeID = "sh-012"; $0.role = "branch"
+                     $0.vector = vector.wire; $0.software = SyncProtocol.software; $0.feed = feed.wire
+                 }
+             }),
+            ("hq-hello-feed", "version 3: HQ's hello to sh-012: only the branch's own origin in the vector; its feed has 42 entries",
+             .with {
+                 $0.hello = .with {
+                     $0.minVersion = SyncProtocol.versions.lowerBound; $0.maxVersion = SyncProtocol.versions.upperBound
+                     $0.nodeID = "hq"; $0.role = "hq"
+                     $0.vector = VersionVector([branch: 8]).wire; $0.software = SyncProtocol.software
+                     $0.feed = FeedCursor(epoch: feed.epoch, position: 42).wire
+                 }
+             }),
+            ("batch-feed", "version 3: HQ's batch 1 to sh-012 with feed entry 42, hq#4 assigning ticket sh-012:4",
+             .with { $0.batch = .with { $0.batchID = 1; $0.ops = [hqEdit.wire]; $0.feed = FeedCursor(epoch: feed.epoch, position: 42).wire } }),
+            ("ack-feed", "version 3: sh-012 acks batch 1: it holds {hq:4, sh-012:8} and feed entries 1…42",
+             .with {
+                 $0.ack = .with {
+                     $0.batchID = 1; $0.vector = VersionVector([try! NodeID("hq"): 4, branch: 8]).wire
+                     $0.feed = FeedCursor(epoch: feed.epoch, position: 42).wire
+                 }
+             }),
+            ("caught-up-feed", "version 3: HQ has sent sh-012 its own ops up to #8 and its feed up to entry 42",
+             .with { $0.caughtUp = .with { $0.vector = VersionVector([branch: 8]).wire; $0.feed = FeedCursor(epoch: feed.epoch, position: 42).wire } }),
             ("heartbeat", "heartbeat sent at 1795300000000 ms", .with { $0.heartbeat = .with { $0.sentAtMs = 1_795_300_000_000 } }),
             ("error", "error UNAUTHORIZED with its reason, as HQ refuses sh-012 pushing an op of sh-031",
              .with {
@@ -62,6 +95,7 @@ struct ProtocolVectorTests {
         struct NothingHeld: AuthorisationLookup {
             mutating func document(_ id: TicketID) throws -> TicketDocument? { nil }
             mutating func op(_ id: OpID) throws -> Op? { nil }
+            mutating func feedPosition(of id: OpID, for branch: NodeID) throws -> UInt64? { nil }
         }
         let other = try NodeID("sh-031")
         let foreign = Op(

@@ -50,7 +50,7 @@ enum DerivedData {
     /// as every apply (which also keeps the replica scopes and deadline summaries).
     private static func replayLog(_ writer: any DatabaseWriter) throws {
         try writer.write { db in
-            for table in ["ticket", "entry", "conflict", "ticketSearch", "replicaScope", "deadlineSummary"] where try db.tableExists(table) {
+            for table in ["ticket", "entry", "conflict", "ticketSearch", "replicaScope", "ticketHandler", "deadlineSummary"] where try db.tableExists(table) {
                 try db.execute(sql: "DELETE FROM \(table)")
             }
         }

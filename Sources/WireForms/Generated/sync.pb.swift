@@ -8,7 +8,7 @@
 // For information on using the generated types, please see the documentation:
 //   https://github.com/apple/swift-protobuf/
 
-/// Branchdesk sync protocol, version 1. Normative text: SYNC.md beside this file.
+/// Branchdesk sync protocol, versions 2 and 3. Normative text: SYNC.md beside this file.
 ///
 /// Every frame on the wire is a 4-byte big-endian length followed by one `Frame`.
 /// Enumerated domain values (channels, stages, fields, …) travel as the lowercase names used
@@ -37,6 +37,15 @@ public nonisolated enum Branchdesk_Sync_V1_ErrorCode: SwiftProtobuf.Enum, Swift.
   case batchTooLarge // = 6
   case `internal` // = 7
   case shuttingDown // = 8
+
+  /// no hello in time, or nothing heard for the dead-link timeout
+  case timeout // = 9
+
+  /// more batches unacknowledged than the window allows
+  case windowExceeded // = 10
+
+  /// an op that will never be accepted as it is (SYNC.md §6.2)
+  case opRejected // = 11
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -54,6 +63,9 @@ public nonisolated enum Branchdesk_Sync_V1_ErrorCode: SwiftProtobuf.Enum, Swift.
     case 6: self = .batchTooLarge
     case 7: self = .internal
     case 8: self = .shuttingDown
+    case 9: self = .timeout
+    case 10: self = .windowExceeded
+    case 11: self = .opRejected
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -69,6 +81,9 @@ public nonisolated enum Branchdesk_Sync_V1_ErrorCode: SwiftProtobuf.Enum, Swift.
     case .batchTooLarge: return 6
     case .internal: return 7
     case .shuttingDown: return 8
+    case .timeout: return 9
+    case .windowExceeded: return 10
+    case .opRejected: return 11
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -84,6 +99,9 @@ public nonisolated enum Branchdesk_Sync_V1_ErrorCode: SwiftProtobuf.Enum, Swift.
     .batchTooLarge,
     .internal,
     .shuttingDown,
+    .timeout,
+    .windowExceeded,
+    .opRejected,
   ]
 
 }
@@ -190,11 +208,39 @@ public nonisolated struct Branchdesk_Sync_V1_Hello: Sendable {
   /// informative, e.g. "branchdesk 0.1.0"
   public var software: String = String()
 
+  /// version 3, between a branch and HQ (SYNC.md §5.5): the branch's
+  public var feed: Branchdesk_Sync_V1_FeedCursor {
+    get {_feed ?? Branchdesk_Sync_V1_FeedCursor()}
+    set {_feed = newValue}
+  }
+  /// Returns true if `feed` has been explicitly set.
+  public var hasFeed: Bool {self._feed != nil}
+  /// Clears the value of `feed`. Subsequent reads from it will return its default value.
+  public mutating func clearFeed() {self._feed = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _vector: Branchdesk_Sync_V1_VersionVector? = nil
+  fileprivate var _feed: Branchdesk_Sync_V1_FeedCursor? = nil
+}
+
+/// A place in the feed HQ keeps for one branch (version 3, SYNC.md §5.5).
+public nonisolated struct Branchdesk_Sync_V1_FeedCursor: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// names one feed; a different epoch means start again from 0
+  public var epoch: String = String()
+
+  /// entries 1…position are held (or, in HQ's hello, exist)
+  public var position: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Branchdesk_Sync_V1_VersionVector: Sendable {
@@ -235,9 +281,21 @@ public nonisolated struct Branchdesk_Sync_V1_Batch: Sendable {
 
   public var ops: [Branchdesk_Sync_V1_Op] = []
 
+  /// HQ to a version-3 branch: the feed entries this batch completes
+  public var feed: Branchdesk_Sync_V1_FeedCursor {
+    get {_feed ?? Branchdesk_Sync_V1_FeedCursor()}
+    set {_feed = newValue}
+  }
+  /// Returns true if `feed` has been explicitly set.
+  public var hasFeed: Bool {self._feed != nil}
+  /// Clears the value of `feed`. Subsequent reads from it will return its default value.
+  public mutating func clearFeed() {self._feed = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _feed: Branchdesk_Sync_V1_FeedCursor? = nil
 }
 
 /// Sent after the receiver committed a batch.
@@ -261,11 +319,22 @@ public nonisolated struct Branchdesk_Sync_V1_Ack: Sendable {
   /// readable reasons for ops not applied (e.g. clock skew)
   public var refused: [String] = []
 
+  /// a version-3 branch to HQ: its place in the feed after the commit
+  public var feed: Branchdesk_Sync_V1_FeedCursor {
+    get {_feed ?? Branchdesk_Sync_V1_FeedCursor()}
+    set {_feed = newValue}
+  }
+  /// Returns true if `feed` has been explicitly set.
+  public var hasFeed: Bool {self._feed != nil}
+  /// Clears the value of `feed`. Subsequent reads from it will return its default value.
+  public mutating func clearFeed() {self._feed = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _vector: Branchdesk_Sync_V1_VersionVector? = nil
+  fileprivate var _feed: Branchdesk_Sync_V1_FeedCursor? = nil
 }
 
 /// The sender has sent every op it held above the receiver's vector.
@@ -284,11 +353,22 @@ public nonisolated struct Branchdesk_Sync_V1_CaughtUp: Sendable {
   /// Clears the value of `vector`. Subsequent reads from it will return its default value.
   public mutating func clearVector() {self._vector = nil}
 
+  /// HQ to a version-3 branch: the feed's end, which the branch must hold
+  public var feed: Branchdesk_Sync_V1_FeedCursor {
+    get {_feed ?? Branchdesk_Sync_V1_FeedCursor()}
+    set {_feed = newValue}
+  }
+  /// Returns true if `feed` has been explicitly set.
+  public var hasFeed: Bool {self._feed != nil}
+  /// Clears the value of `feed`. Subsequent reads from it will return its default value.
+  public mutating func clearFeed() {self._feed = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _vector: Branchdesk_Sync_V1_VersionVector? = nil
+  fileprivate var _feed: Branchdesk_Sync_V1_FeedCursor? = nil
 }
 
 public nonisolated struct Branchdesk_Sync_V1_Heartbeat: Sendable {
@@ -685,7 +765,7 @@ public nonisolated struct Branchdesk_Sync_V1_SetRemove: Sendable {
 fileprivate nonisolated let _protobuf_package = "branchdesk.sync.v1"
 
 nonisolated extension Branchdesk_Sync_V1_ErrorCode: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_CODE_UNSPECIFIED\0\u{1}ERROR_CODE_UNSUPPORTED_VERSION\0\u{1}ERROR_CODE_IDENTITY_MISMATCH\0\u{1}ERROR_CODE_BAD_FRAME\0\u{1}ERROR_CODE_UNEXPECTED_MESSAGE\0\u{1}ERROR_CODE_UNAUTHORIZED\0\u{1}ERROR_CODE_BATCH_TOO_LARGE\0\u{1}ERROR_CODE_INTERNAL\0\u{1}ERROR_CODE_SHUTTING_DOWN\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_CODE_UNSPECIFIED\0\u{1}ERROR_CODE_UNSUPPORTED_VERSION\0\u{1}ERROR_CODE_IDENTITY_MISMATCH\0\u{1}ERROR_CODE_BAD_FRAME\0\u{1}ERROR_CODE_UNEXPECTED_MESSAGE\0\u{1}ERROR_CODE_UNAUTHORIZED\0\u{1}ERROR_CODE_BATCH_TOO_LARGE\0\u{1}ERROR_CODE_INTERNAL\0\u{1}ERROR_CODE_SHUTTING_DOWN\0\u{1}ERROR_CODE_TIMEOUT\0\u{1}ERROR_CODE_WINDOW_EXCEEDED\0\u{1}ERROR_CODE_OP_REJECTED\0")
 }
 
 nonisolated extension Branchdesk_Sync_V1_Frame: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -825,7 +905,7 @@ nonisolated extension Branchdesk_Sync_V1_Frame: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Branchdesk_Sync_V1_Hello: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Hello"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}min_version\0\u{3}max_version\0\u{3}node_id\0\u{1}role\0\u{1}vector\0\u{1}software\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}min_version\0\u{3}max_version\0\u{3}node_id\0\u{1}role\0\u{1}vector\0\u{1}software\0\u{1}feed\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -839,6 +919,7 @@ nonisolated extension Branchdesk_Sync_V1_Hello: SwiftProtobuf.Message, SwiftProt
       case 4: try { try decoder.decodeSingularStringField(value: &self.role) }()
       case 5: try { try decoder.decodeSingularMessageField(value: &self._vector) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self.software) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._feed) }()
       default: break
       }
     }
@@ -867,6 +948,9 @@ nonisolated extension Branchdesk_Sync_V1_Hello: SwiftProtobuf.Message, SwiftProt
     if !self.software.isEmpty {
       try visitor.visitSingularStringField(value: self.software, fieldNumber: 6)
     }
+    try { if let v = self._feed {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -877,6 +961,42 @@ nonisolated extension Branchdesk_Sync_V1_Hello: SwiftProtobuf.Message, SwiftProt
     if lhs.role != rhs.role {return false}
     if lhs._vector != rhs._vector {return false}
     if lhs.software != rhs.software {return false}
+    if lhs._feed != rhs._feed {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Branchdesk_Sync_V1_FeedCursor: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".FeedCursor"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}epoch\0\u{1}position\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.epoch) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.position) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.epoch.isEmpty {
+      try visitor.visitSingularStringField(value: self.epoch, fieldNumber: 1)
+    }
+    if self.position != 0 {
+      try visitor.visitSingularUInt64Field(value: self.position, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Branchdesk_Sync_V1_FeedCursor, rhs: Branchdesk_Sync_V1_FeedCursor) -> Bool {
+    if lhs.epoch != rhs.epoch {return false}
+    if lhs.position != rhs.position {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -949,7 +1069,7 @@ nonisolated extension Branchdesk_Sync_V1_VectorEntry: SwiftProtobuf.Message, Swi
 
 nonisolated extension Branchdesk_Sync_V1_Batch: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Batch"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}batch_id\0\u{1}ops\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}batch_id\0\u{1}ops\0\u{1}feed\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -959,24 +1079,33 @@ nonisolated extension Branchdesk_Sync_V1_Batch: SwiftProtobuf.Message, SwiftProt
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.batchID) }()
       case 2: try { try decoder.decodeRepeatedMessageField(value: &self.ops) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._feed) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if self.batchID != 0 {
       try visitor.visitSingularUInt64Field(value: self.batchID, fieldNumber: 1)
     }
     if !self.ops.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.ops, fieldNumber: 2)
     }
+    try { if let v = self._feed {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Branchdesk_Sync_V1_Batch, rhs: Branchdesk_Sync_V1_Batch) -> Bool {
     if lhs.batchID != rhs.batchID {return false}
     if lhs.ops != rhs.ops {return false}
+    if lhs._feed != rhs._feed {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -984,7 +1113,7 @@ nonisolated extension Branchdesk_Sync_V1_Batch: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Branchdesk_Sync_V1_Ack: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Ack"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}batch_id\0\u{1}vector\0\u{1}refused\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}batch_id\0\u{1}vector\0\u{1}refused\0\u{1}feed\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -995,6 +1124,7 @@ nonisolated extension Branchdesk_Sync_V1_Ack: SwiftProtobuf.Message, SwiftProtob
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.batchID) }()
       case 2: try { try decoder.decodeSingularMessageField(value: &self._vector) }()
       case 3: try { try decoder.decodeRepeatedStringField(value: &self.refused) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._feed) }()
       default: break
       }
     }
@@ -1014,6 +1144,9 @@ nonisolated extension Branchdesk_Sync_V1_Ack: SwiftProtobuf.Message, SwiftProtob
     if !self.refused.isEmpty {
       try visitor.visitRepeatedStringField(value: self.refused, fieldNumber: 3)
     }
+    try { if let v = self._feed {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1021,6 +1154,7 @@ nonisolated extension Branchdesk_Sync_V1_Ack: SwiftProtobuf.Message, SwiftProtob
     if lhs.batchID != rhs.batchID {return false}
     if lhs._vector != rhs._vector {return false}
     if lhs.refused != rhs.refused {return false}
+    if lhs._feed != rhs._feed {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1028,7 +1162,7 @@ nonisolated extension Branchdesk_Sync_V1_Ack: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Branchdesk_Sync_V1_CaughtUp: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CaughtUp"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}vector\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}vector\0\u{1}feed\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1037,6 +1171,7 @@ nonisolated extension Branchdesk_Sync_V1_CaughtUp: SwiftProtobuf.Message, SwiftP
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularMessageField(value: &self._vector) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._feed) }()
       default: break
       }
     }
@@ -1050,11 +1185,15 @@ nonisolated extension Branchdesk_Sync_V1_CaughtUp: SwiftProtobuf.Message, SwiftP
     try { if let v = self._vector {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
     } }()
+    try { if let v = self._feed {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Branchdesk_Sync_V1_CaughtUp, rhs: Branchdesk_Sync_V1_CaughtUp) -> Bool {
     if lhs._vector != rhs._vector {return false}
+    if lhs._feed != rhs._feed {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
