@@ -211,8 +211,8 @@ let package = Package(
         .testTarget(
             name: "SyncTests",
             dependencies: [
-                "TicketModel", "Replication", "TicketStore", "WireForms", "SyncWire", "SyncTransport", "BranchdeskNode", "TestSupport",
-                .product(name: "NIOCore", package: "swift-nio"),
+                "TicketModel", "Replication", "ServiceLevels", "TicketStore", "WireForms", "SyncWire", "SyncTransport", "BranchdeskNode",
+                "TestSupport", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),

@@ -53,7 +53,8 @@ public protocol AuthorisationLookup {
 /// by every store alike:
 ///
 /// - No op may carry a control character in its text (`TypedText`), nor a value its field's
-///   rules refuse (`Op.invalidValue`: the rules a local edit passes).
+///   rules refuse (`Op.invalidValue`: the rules a local edit passes), nor a change its action
+///   does not make (`Op.invalidAction`, the table of PAYLOAD.md).
 /// - HQ may write anything else, and only HQ writes the company settings (policy, calendar) and
 ///   decisions with HQ's authority (the approval of a major complaint).
 /// - A branch may push only ops it made itself, only for tickets it handles (opened there, or
@@ -73,7 +74,7 @@ public struct PeerAuthorisation {
     /// Throws for the first op of `batch` outside the grant.
     public mutating func check(_ batch: [Op], in lookup: inout some AuthorisationLookup) throws {
         for op in batch {
-            if let forbidden = op.forbiddenText ?? op.invalidValue { throw AuthorisationRefusal(op: op.id, rule: forbidden) }
+            if let forbidden = op.forbiddenText ?? op.invalidValue ?? op.invalidAction { throw AuthorisationRefusal(op: op.id, rule: forbidden) }
         }
         guard grant.role == .branch else { return }
         for op in batch {

@@ -164,7 +164,8 @@ struct OpMaker {
             return Op(
                 id: OpID(origin: origin, seq: seq), hlc: HLCTimestamp(wallMillis: wallMillis, counter: 0),
                 ticket: TicketID(origin: origin, counter: Int(seq)), actor: "王芳", action: "open",
-                changes: TicketDocument.opening(draft, number: "T-\(origin)-\(seq)", receivedAt: Int64(wallMillis)))
+                changes: TicketDocument.opening(draft, number: TicketNumber.make(code: BranchCode(defaultFor: origin), day: CalendarDay(year: 2026, month: 11, day: 22)!, counter: Int(seq)),
+                    receivedAt: Int64(wallMillis)))
         }
     }
 }

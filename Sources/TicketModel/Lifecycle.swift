@@ -59,6 +59,19 @@ public enum Transition: String, Codable, Sendable, CaseIterable {
     case reply
     case close
     case reopen
+
+    /// The stage the transition leads to; a reopen also starts the next round.
+    public var target: Stage {
+        switch self {
+        case .accept: .accepted
+        case .reject: .rejected
+        case .investigate, .reopen: .investigating
+        case .submit: .awaitingApproval
+        case .approve: .approved
+        case .reply: .replied
+        case .close: .closed
+        }
+    }
 }
 
 /// The rules of the complaint process: which transitions are allowed from a status.
@@ -92,16 +105,7 @@ public enum Lifecycle {
             }
             throw DomainError(message)
         }
-        switch transition {
-        case .accept: return Status(round: status.round, stage: .accepted)
-        case .reject: return Status(round: status.round, stage: .rejected)
-        case .investigate: return Status(round: status.round, stage: .investigating)
-        case .submit: return Status(round: status.round, stage: .awaitingApproval)
-        case .approve: return Status(round: status.round, stage: .approved)
-        case .reply: return Status(round: status.round, stage: .replied)
-        case .close: return Status(round: status.round, stage: .closed)
-        case .reopen: return Status(round: status.round + 1, stage: .investigating)
-        }
+        return Status(round: transition == .reopen ? status.round + 1 : status.round, stage: transition.target)
     }
 
     /// Whether a follow-up (satisfaction check) may be recorded: only once the customer was answered.

@@ -56,6 +56,17 @@ public enum TicketNumber {
         return "\(code.rawValue)-\(day.compact)-\(padded)"
     }
 
+    /// Whether `text` has the form `make` gives: a branch code, the day as `YYYYMMDD`, and the
+    /// counter padded to four digits.
+    public static func isValid(_ text: String) -> Bool {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 3, (try? BranchCode(parts[0]))?.rawValue == parts[0], parts[1].count == 8,
+            CalendarDay("\(parts[1].prefix(4))-\(parts[1].dropFirst(4).prefix(2))-\(parts[1].suffix(2))") != nil,
+            parts[2].allSatisfy({ $0.isASCII && $0.isNumber }), let counter = Int(parts[2]), counter > 0
+        else { return false }
+        return parts[2].count == max(4, String(counter).count)
+    }
+
     /// A number as typed by a person, normalised (upper case, trimmed) for lookup.
     public static func normalised(_ text: String) -> String { text.trimmingWhitespace().uppercased() }
 }

@@ -122,7 +122,9 @@ struct LocalTransaction {
         if let forbidden = Op.forbiddenText(actor: actor, action: action, changes: changes) {
             throw DomainError("\(forbidden): remove control characters (and line breaks from one-line fields) and try again")
         }
-        if let invalid = Op.invalidValue(in: changes) { throw DomainError(invalid) }
+        if let invalid = Op.invalidValue(in: changes) ?? Op.invalidAction(action, ticket: ticket, origin: origin, changes: changes) {
+            throw DomainError(invalid)
+        }
         counters.lastSeq += 1
         recordedOps += 1
         let op = Op(

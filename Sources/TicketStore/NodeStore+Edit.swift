@@ -62,6 +62,16 @@ extension NodeStore {
         try await ticket(commitEdit(reference, actor: actor, action: action, makeChanges).description)
     }
 
+    /// `edit` for a step whose action depends on the ticket's state (which transition is next):
+    /// `makeOp` returns the action (`OpAction`) with the changes.
+    public func edit(
+        _ reference: String,
+        actor: String,
+        _ makeOp: @escaping @Sendable (TicketDocument) throws -> (action: String, changes: [Change])
+    ) async throws -> TicketView {
+        try await ticket(commitEdit(reference, actor: actor, makeOp).description)
+    }
+
     /// `edit` without reading the ticket back: returns once the edit is committed. Edits made at
     /// the same moment are committed together (`GroupCommit`).
     @discardableResult
@@ -71,11 +81,21 @@ extension NodeStore {
         action: String,
         _ makeChanges: @escaping @Sendable (TicketDocument) throws -> [Change]
     ) async throws -> TicketID {
+        try await commitEdit(reference, actor: actor) { (action, try makeChanges($0)) }
+    }
+
+    /// `commitEdit` for a step whose action depends on the ticket's state.
+    @discardableResult
+    public func commitEdit(
+        _ reference: String,
+        actor: String,
+        _ makeOp: @escaping @Sendable (TicketDocument) throws -> (action: String, changes: [Change])
+    ) async throws -> TicketID {
         let identity = identity
         return try await groupCommit.commit({ db, local in
             let id = try Self.resolve(reference, db)
             let document = try local.document(id)
-            let changes = try makeChanges(document)
+            let (action, changes) = try makeOp(document)
             try Self.checkLocalRights(identity, document, changes)
             try local.record(ticket: id, actor: actor, action: action, changes: changes)
             return id

@@ -25,7 +25,7 @@ struct EditTrace {
             let count = documents[branch].count
             let origin = origins[branch]
             let actor = people[Int(random.next(below: UInt64(people.count)))]
-            let changes: [Change]
+            let (action, changes): (String, [Change])
             let index: Int
             if count == 0 || random.next(below: 100) < 8 {
                 let draft = try! TicketDraft(
@@ -34,41 +34,42 @@ struct EditTrace {
                     statement: "顾客反映购买的商品出现故障，要求退换。", request: "换货", category: .product)
                 documents[branch].append(TicketDocument(id: TicketID(origin: origin, counter: count + 1)))
                 index = count
-                changes = TicketDocument.opening(draft, number: "BR-20261122-\(count + 1)", receivedAt: Int64(wall))
+                let number = TicketNumber.make(code: BranchCode(defaultFor: origin), day: CalendarDay(year: 2026, month: 11, day: 22)!, counter: count + 1)
+                (action, changes) = ("open", TicketDocument.opening(draft, number: number, receivedAt: Int64(wall)))
             } else {
                 // 90% of edits touch the 200 most recent tickets of the branch.
                 let hot = random.next(below: 100) < 90
                 let window = hot ? min(200, count) : count
                 index = count - 1 - Int(random.next(below: UInt64(window)))
-                changes = Self.edit(documents[branch][index], actor: actor, random: &random)
+                (action, changes) = Self.edit(documents[branch][index], actor: actor, random: &random)
             }
             seqs[branch] += 1
             let op = Op(
                 id: OpID(origin: origin, seq: seqs[branch]), hlc: HLCTimestamp(wallMillis: wall, counter: 0),
-                ticket: documents[branch][index].id, actor: actor, action: "edit", changes: changes)
+                ticket: documents[branch][index].id, actor: actor, action: action, changes: changes)
             documents[branch][index].apply(op)
             ops.append(op)
         }
         self.ops = ops
     }
 
-    /// A plausible next step on a ticket: its next transition, or a note, contact or assignment.
-    private static func edit(_ document: TicketDocument, actor: String, random: inout SplitMix64) -> [Change] {
+    /// A plausible next step on a ticket, with its action: its next transition, or a note, contact or assignment.
+    private static func edit(_ document: TicketDocument, actor: String, random: inout SplitMix64) -> (String, [Change]) {
         let allowed = Lifecycle.allowedTransitions(from: document.status, severity: document.severity).filter { $0 != .reopen }
         switch random.next(below: 10) {
         case 0..<4 where !allowed.isEmpty:
             let transition = allowed[Int(random.next(below: UInt64(allowed.count)))]
             if transition == .reply, let changes = try? document.reply(message: "已为您办理换货，请到店领取。", via: .phone, promisedDate: nil) {
-                return changes
+                return ("reply", changes)
             }
-            if let changes = try? document.transition(transition, reason: "处理意见") { return changes }
-            return [.entry(Entry(kind: .note, text: "跟进中"))]
+            if let changes = try? document.transition(transition, reason: "处理意见") { return (transition.rawValue, changes) }
+            return ("note", [.entry(Entry(kind: .note, text: "跟进中"))])
         case 4..<6:
-            return [.entry(Entry(kind: .contact, text: "已致电顾客说明处理进度", via: .phone))]
+            return ("contact", [.entry(Entry(kind: .contact, text: "已致电顾客说明处理进度", via: .phone))])
         case 6:
-            return (try? document.assign(to: "李四", department: "售后部")) ?? [.entry(Entry(kind: .note, text: "转交售后部"))]
+            return (try? document.assign(to: "李四", department: "售后部")).map { ("assign", $0) } ?? ("note", [.entry(Entry(kind: .note, text: "转交售后部"))])
         default:
-            return [.entry(Entry(kind: .note, text: "门店核实情况：顾客所述属实，已登记。"))]
+            return ("note", [.entry(Entry(kind: .note, text: "门店核实情况：顾客所述属实，已登记。"))])
         }
     }
 }

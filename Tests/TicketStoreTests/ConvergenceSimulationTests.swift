@@ -134,38 +134,36 @@ struct Simulation {
         if node.identity.role == .branch { lastBranchEdit = (ticket.id, choice) }
         let role = node.identity.role
         do {
-            _ = try await node.edit(ticket.id, actor: "n\(index)", action: "edit\(choice)") { document in
-                try Simulation.change(choice, pick, of: document, by: role)
-            }
+            _ = try await node.edit(ticket.id, actor: "n\(index)") { document in try Simulation.change(choice, pick, of: document, by: role) }
             localOps += 1
         } catch is DomainError {
             // Not allowed from this state (e.g. nothing to change): a person would pick another action.
         }
     }
 
-    /// A realistic local edit by a node of `role`, chosen by `choice` and made concrete by `pick`.
-    static func change(_ choice: Int, _ pick: UInt64, of document: TicketDocument, by role: NodeRole) throws -> [Change] {
+    /// A realistic local edit by a node of `role` with its action, chosen by `choice` and made concrete by `pick`.
+    static func change(_ choice: Int, _ pick: UInt64, of document: TicketDocument, by role: NodeRole) throws -> (action: String, changes: [Change]) {
         switch choice {
-        case 0: return try document.update([.severity: .number(Int(pick % 3) + 1)])
-        case 1: return try document.update([[Field.title, .assignee, .department][Int(pick % 3)]: .text("v\(pick % 4)")])
+        case 0: return ("update", try document.update([.severity: .number(Int(pick % 3) + 1)]))
+        case 1: return ("update", try document.update([[Field.title, .assignee, .department][Int(pick % 3)]: .text("v\(pick % 4)")]))
         case 2, 3, 10, 11:
             let allowed = document.allowedTransitions
             guard !allowed.isEmpty else { throw DomainError("nothing allowed") }
             // Mostly the process's next step forward (the first allowed), sometimes any.
             let transition = pick % 10 < 7 ? allowed[0] : allowed[Int(pick / 10 % UInt64(allowed.count))]
-            if transition == .reply { return try document.reply(message: "答复 \(pick % 10)", via: .phone, promisedDate: nil) }
-            return try document.transition(transition, reason: "原因", authority: role)
+            if transition == .reply { return ("reply", try document.reply(message: "答复 \(pick % 10)", via: .phone, promisedDate: nil)) }
+            return (transition.rawValue, try document.transition(transition, reason: "原因", authority: role))
         case 9:
             // Content an approval binds: the report's countermeasure, the resolution, the facts.
-            return try document.update([[Field.countermeasure, .resolution, .facts][Int(pick % 3)]: .text("内容 \(pick % 5)")])
-        case 4: return try document.append(Entry(kind: .note, text: "备注 \(pick % 100)"))
-        case 5: return try document.tag(add: pick % 2 == 0 ? ["vip"] : [], remove: pick % 2 == 0 ? [] : ["vip"])
-        case 6: return try document.escalate()
+            return ("update", try document.update([[Field.countermeasure, .resolution, .facts][Int(pick % 3)]: .text("内容 \(pick % 5)")]))
+        case 4: return ("note", try document.append(Entry(kind: .note, text: "备注 \(pick % 100)")))
+        case 5: return ("tag", try document.tag(add: pick % 2 == 0 ? ["vip"] : [], remove: pick % 2 == 0 ? [] : ["vip"]))
+        case 6: return ("escalate", try document.escalate())
         case 7:
-            guard let field = document.conflicts.first?.field else { return try document.update([.facts: .text("f\(pick % 3)")]) }
-            return try document.resolve(field)
+            guard let field = document.conflicts.first?.field else { return ("update", try document.update([.facts: .text("f\(pick % 3)")])) }
+            return ("resolve", try document.resolve(field))
         default:
-            return try document.followUp(Satisfaction(score: Int(pick % 5) + 1, remark: ""), then: pick % 2 == 0 ? .close : .reopen)
+            return ("follow-up", try document.followUp(Satisfaction(score: Int(pick % 5) + 1, remark: ""), then: pick % 2 == 0 ? .close : .reopen))
         }
     }
 

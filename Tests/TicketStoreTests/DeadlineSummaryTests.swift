@@ -33,7 +33,7 @@ import TicketStore
             let number = try await branch.openTicket(Fixtures.draft(title: "投诉 \(index)", severity: index % 3 == 0 ? .serious : .general), actor: "王芳").number
             numbers.append(number)
             switch Int.random(in: 0..<5, using: &random) {
-            case 0: _ = try await branch.edit(number, actor: "王芳", action: "note") { try $0.append(Entry(kind: .contact, text: "已回电", via: .phone)) }
+            case 0: _ = try await branch.edit(number, actor: "王芳", action: "contact") { try $0.append(Entry(kind: .contact, text: "已回电", via: .phone)) }
             case 1: _ = try await branch.edit(number, actor: "王芳", action: "wait") { try $0.tag(add: [Tag.waitingForCustomer], remove: []) }
             case 2: _ = try await branch.edit(number, actor: "王芳", action: "reject") { try $0.transition(.reject, reason: "不属于受理范围") }
             case 3:

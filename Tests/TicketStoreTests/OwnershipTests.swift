@@ -29,9 +29,9 @@ import TicketStore
     }
 
     /// An op made up by `origin` on `ticket`, as a modified branch could send it.
-    func madeUpOp(by origin: NodeID, seq: UInt64, on ticket: TicketID, _ changes: [Change]) -> Op {
+    func madeUpOp(by origin: NodeID, seq: UInt64, on ticket: TicketID, action: String = "update", _ changes: [Change]) -> Op {
         Op(id: OpID(origin: origin, seq: seq), hlc: HLCTimestamp(rawValue: UInt64(Date().timeIntervalSince1970 * 1000) << 16),
-           ticket: ticket, actor: "someone", action: "update", changes: changes)
+           ticket: ticket, actor: "someone", action: action, changes: changes)
     }
 
     func grant(_ store: NodeStore) async throws -> PeerGrant {
@@ -83,7 +83,7 @@ import TicketStore
     @Test func aBranchCannotPushATransfer() async throws {
         let number = try await pudongTicket()
         let id = try #require(TicketID(try await hq.ticket(number).id))
-        let transfer = madeUpOp(by: pudongID, seq: 2, on: id, [.write(field: .branch, value: .text("sh-031"), seen: [])])
+        let transfer = madeUpOp(by: pudongID, seq: 2, on: id, action: "transfer", [.write(field: .branch, value: .text("sh-031"), seen: [])])
         let refusal = await #expect(throws: AuthorisationRefusal.self) { _ = try await hq.apply([transfer], from: grant(pudong)) }
         #expect(refusal?.rule.contains("only HQ may transfer") == true)
     }

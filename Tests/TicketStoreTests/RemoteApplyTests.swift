@@ -167,12 +167,13 @@ import TicketStore
         for step in 0..<24 {
             let node = random.pick(nodes)
             let value = Int.random(in: 1...3, using: &random)
-            _ = try? await node.edit(first.id, actor: "p", action: "edit") { document in
+            let next = try await node.ticket(first.id).allowedTransitions.first ?? "accept"
+            _ = try? await node.edit(first.id, actor: "p", action: ["update", "note", "tag", next][step % 4]) { document in
                 switch step % 4 {
                 case 0: try document.update([.severity: .number(value)])
                 case 1: try document.append(Entry(kind: .note, text: "n\(step)"))
                 case 2: try document.tag(add: ["t\(value)"], remove: ["t\(4 - value)"])
-                default: try document.transition(Lifecycle.allowedTransitions(from: document.status, severity: document.severity)[0], reason: "r")
+                default: try document.transition(Transition(rawValue: next)!, reason: "r")
                 }
             }
             if random.chance(0.3) { try await Fixtures.sync(random.pick(nodes), to: random.pick(nodes)) }
