@@ -60,7 +60,9 @@ extension Benchmarks {
                 Op(
                     id: OpID(origin: origin, seq: seq), hlc: HLCTimestamp(wallMillis: nowMillis - 60_000, counter: UInt16(index % 60_000)),
                     ticket: TicketID(origin: origin, counter: Int(seq)), actor: "王芳", action: "open",
-                    changes: TicketDocument.opening(try Self.draft(index), number: "\(origin)-\(seq)", receivedAt: received)))
+                    changes: TicketDocument.opening(try Self.draft(index), number: TicketNumber.make(
+                        code: BranchCode(defaultFor: origin), day: CalendarDay(year: 2026, month: 11, day: 22)!, counter: Int(seq)),
+                        receivedAt: received)))
             if batch.count == NodeStore.maxBatchOps || index == tickets - 1 {
                 _ = try await store.apply(batch)
                 batch.removeAll(keepingCapacity: true)
