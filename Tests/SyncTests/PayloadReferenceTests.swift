@@ -76,7 +76,7 @@ struct PayloadReferenceTests {
         var draft = try TicketDraft(
             channel: .phone, takenBy: "王芳", customer: "张三", phone: "138 0013 8000", title: "手机购买三天就频繁死机",
             statement: "顾客来电：上周六在本店购买的手机，三天来频繁死机，要求换货。", request: "换货", category: .product)
-        draft.receivedAt = script.wall - 20 * 60_000
+        draft.receivedAt = Int64(script.wall) - 20 * 60_000
         let ticket = TicketID(origin: branch, counter: 4)
         let number = TicketNumber.make(code: BranchCode(defaultFor: branch), day: CalendarDay(year: 2026, month: 11, day: 22)!, counter: 4)
         try script.make(branch, ticket, "open", "sh-012 opens its fourth ticket, taken by phone") { _ in
