@@ -141,7 +141,7 @@ extension ConfigFile.Key {
     fileprivate var range: ClosedRange<Int> {
         switch self {
         case .batchOps: 1...5_000
-        case .window: 1...64
+        case .window: 1...SyncProtocol.window
         case .heartbeatSeconds: 1...300
         case .deadAfterSeconds: 2...3_600
         case .maxConnections: 1...100_000

@@ -16,9 +16,11 @@ import WireForms
 /// `SessionStateMachine` decides — frames, store reads and writes, records, logs and metrics.
 ///
 /// The session is a single loop over one merged stream of events: frames from the peer, timer
-/// ticks and wake-ups from the change feed. Each event, with every action it leads to, is handled
-/// to completion before the next, so the machine needs no locks; the inbound stream's
-/// backpressure and the window keep the buffered data bounded while a batch is being applied.
+/// ticks, wake-ups from the change feed and the outcomes of applying the peer's batches. Each
+/// event, with every action it leads to, is handled to completion before the next, so the
+/// machine needs no locks. A batch is applied beside the loop, one at a time, so that frames,
+/// heartbeats and acks go on while it commits and a sender over the window is seen and refused;
+/// the inbound stream's backpressure and the window bound what is buffered meanwhile.
 struct SyncSession {
     let store: any ReplicaStore
     let side: SessionStateMachine.Side
@@ -56,6 +58,38 @@ struct SyncSession {
         case closed
         /// The node is shutting down gracefully.
         case shutdown
+        /// A batch the machine asked to apply was committed, or refused, or the store failed.
+        case applied(AppliedBatch)
+    }
+
+    /// A peer's batch to apply, as the machine asked for it.
+    private struct BatchToApply: Sendable {
+        let ops: [Op]
+        let grant: PeerGrant
+        let feed: FeedCursor?
+    }
+
+    /// What applying one batch came to, and how long it took.
+    private struct AppliedBatch: Sendable {
+        let ops: Int
+        let outcome: Result<BatchOutcome, any Error>
+        let took: Duration
+    }
+
+    /// Applies the batches the session asks for, in order, telling each outcome as an event.
+    private static func applyBatches(
+        _ batches: AsyncStream<BatchToApply>, to store: any ReplicaStore, telling events: AsyncStream<Event>.Continuation
+    ) async {
+        for await batch in batches {
+            let started = ContinuousClock.now
+            let outcome: Result<BatchOutcome, any Error>
+            do {
+                outcome = .success(try await store.apply(batch.ops, from: batch.grant, feed: batch.feed))
+            } catch {
+                outcome = .failure(error)
+            }
+            events.yield(.applied(AppliedBatch(ops: batch.ops.count, outcome: outcome, took: ContinuousClock.now - started)))
+        }
     }
 
     /// The mutable part of one run: the machine, and what the shell must undo at the end.
@@ -67,6 +101,8 @@ struct SyncSession {
         /// The peer as counted by the server's session registry, released at the end.
         var registered: CertificateIdentity?
         var sender: NIOAsyncChannelOutboundWriter<WireFrame>?
+        /// Where the peer's batches go to be applied beside the loop.
+        var applier: AsyncStream<BatchToApply>.Continuation?
         /// When the machine's next timer falls due, for the tick stream.
         let timerDeadline = TimerDeadline()
 
@@ -122,13 +158,23 @@ struct SyncSession {
                 if relayInterval > .zero { try? await Task.sleep(for: relayInterval) }
                 return Event.localChange
             }
-            let (shutdowns, shutdown) = AsyncStream.makeStream(of: Event.self)
-            defer { shutdown.finish() }
+            // The node's shutdown and the outcomes of applying batches.
+            let (notices, notice) = AsyncStream.makeStream(of: Event.self)
+            defer { notice.finish() }
+            let (batches, applier) = AsyncStream.makeStream(of: BatchToApply.self)
+            self.applier = applier
+            let store = store
             do {
-                return try await withGracefulShutdownHandler {
-                    try await loop(over: merge(frames, ticks, merge(changes, shutdowns)))
-                } onGracefulShutdown: {
-                    shutdown.yield(.shutdown)
+                // The group ends once the batch being applied is committed (or, when the session
+                // failed, interrupted: it was not acknowledged, and the peer sends it again).
+                return try await withThrowingDiscardingTaskGroup { group in
+                    group.addTask { await SyncSession.applyBatches(batches, to: store, telling: notice) }
+                    defer { applier.finish() }
+                    return try await withGracefulShutdownHandler {
+                        try await loop(over: merge(frames, ticks, merge(changes, notices)))
+                    } onGracefulShutdown: {
+                        notice.yield(.shutdown)
+                    }
                 }
             } catch let error as SyncError {
                 throw error
@@ -160,6 +206,7 @@ struct SyncSession {
                 case .localChange: actions = machine.localChange(now: now)
                 case .closed: actions = machine.peerClosed(now: now)
                 case .shutdown: actions = machine.shutdown(now: now)
+                case .applied(let batch): actions = outcome(of: batch)
                 }
                 if let summary = try await perform(actions) { return summary }
                 let due = machine.nextDeadline.map { origin + $0 }
@@ -207,19 +254,7 @@ struct SyncSession {
                     }
                     queue += machine.opsRead(ops, scope: scope, feedPosition: position, now: now)
                 case .apply(let ops, let grant, let feed):
-                    let started = ContinuousClock.now
-                    do {
-                        let outcome = try await store.apply(ops, from: grant, feed: feed)
-                        Timer(label: "branchdesk_batch_apply_seconds").record(duration: ContinuousClock.now - started)
-                        Counter(label: "branchdesk_ops_received_total", dimensions: peerDimensions).increment(by: outcome.applied)
-                        Counter(label: "branchdesk_ops_refused_total", dimensions: peerDimensions).increment(by: outcome.refused.count)
-                        queue += machine.applied(outcome, now: now)
-                    } catch let refusal as AuthorisationRefusal {
-                        Counter(label: "branchdesk_ops_refused_total", dimensions: peerDimensions).increment(by: ops.count)
-                        queue += machine.applyRefused(refusal, now: now)
-                    } catch {
-                        queue = storeFailed(error)[...]
-                    }
+                    applier?.yield(BatchToApply(ops: ops, grant: grant, feed: feed))
                 case .notifyChange:
                     session.feed?.notify()
                 case .checkRevocation(let serial):
@@ -251,6 +286,22 @@ struct SyncSession {
             } catch {
                 _ = try await perform(storeFailed(error))
                 return nil
+            }
+        }
+
+        /// What the machine makes of a batch applied beside the loop.
+        private func outcome(of batch: AppliedBatch) -> [SessionAction] {
+            switch batch.outcome {
+            case .success(let outcome):
+                Timer(label: "branchdesk_batch_apply_seconds").record(duration: batch.took)
+                Counter(label: "branchdesk_ops_received_total", dimensions: peerDimensions).increment(by: outcome.applied)
+                Counter(label: "branchdesk_ops_refused_total", dimensions: peerDimensions).increment(by: outcome.refused.count)
+                return machine.applied(outcome, now: now)
+            case .failure(let refusal as AuthorisationRefusal):
+                Counter(label: "branchdesk_ops_refused_total", dimensions: peerDimensions).increment(by: batch.ops)
+                return machine.applyRefused(refusal, now: now)
+            case .failure(let error):
+                return storeFailed(error)
             }
         }
 

@@ -16,8 +16,10 @@ public struct SessionTime: Sendable, Equatable {
 }
 
 /// What the shell carries out for the state machine. Actions that ask for a result (`admit`,
-/// `readOps`, `apply`, `checkRevocation`) are answered by the matching event method before any
-/// other event is given to the machine.
+/// `readOps`, `checkRevocation`) are answered by the matching event method before any other
+/// event is given to the machine. An `apply` runs beside the session, which goes on reading
+/// frames meanwhile (that is how a receiver sees a sender over the window): its answer is an
+/// event of its own, and the machine asks for at most one apply at a time.
 public enum SessionAction: Sendable, Equatable {
     /// Write a frame to the peer.
     case send(WireFrame.OneOf_Body)

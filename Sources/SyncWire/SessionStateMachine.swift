@@ -83,8 +83,19 @@ public struct SessionStateMachine: Sendable {
     private var inFlight: [UInt64] = []
     private var lastBatchID: UInt64 = 0
     private var lastReceivedBatchID: UInt64 = 0
-    /// The batch being applied: its id and the vector of what it holds.
-    private var applying: (id: UInt64, shown: VersionVector)?
+    /// A batch of the peer's, decoded: its id, its ops, the vector of what it holds and, from
+    /// HQ's feed, the place it reaches.
+    private struct ReceivedBatch {
+        let id: UInt64
+        let ops: [Op]
+        let shown: VersionVector
+        let feed: FeedCursor?
+    }
+    /// The batch being applied.
+    private var applying: ReceivedBatch?
+    /// Batches that arrived while another was being applied, oldest first: with `applying`, at
+    /// most `SyncProtocol.window` of them.
+    private var waiting: [ReceivedBatch] = []
 
     /// Whether this session carries a branch's feed: version 3 between a branch and HQ.
     private var carriesFeed: Bool { feed != nil }
@@ -438,7 +449,6 @@ public struct SessionStateMachine: Sendable {
     // MARK: Receiving
 
     private mutating func receive(_ batch: Branchdesk_Sync_V1_Batch, _ now: SessionTime) -> [SessionAction] {
-        guard let peer else { preconditionFailure("a batch while syncing without a peer") }
         guard batch.batchID == lastReceivedBatchID + 1 else {
             return refuse(
                 WireError(.unexpectedMessage, "batch \(batch.batchID) arrived where batch \(lastReceivedBatchID + 1) was due"), now)
@@ -446,6 +456,14 @@ public struct SessionStateMachine: Sendable {
         guard batch.ops.count <= SyncProtocol.maxBatchOps else {
             return refuse(
                 WireError(.batchTooLarge, "a batch of \(batch.ops.count) ops exceeds the limit of \(SyncProtocol.maxBatchOps)"), now)
+        }
+        let unacknowledged = (applying == nil ? 0 : 1) + waiting.count + 1
+        guard unacknowledged <= SyncProtocol.window else {
+            return refuse(
+                WireError(
+                    .windowExceeded,
+                    "batch \(batch.batchID) arrived with \(unacknowledged - 1) batches unacknowledged; the window is \(SyncProtocol.window): wait for an ack"
+                ), now)
         }
         var ops: [Op] = []
         ops.reserveCapacity(batch.ops.count)
@@ -459,23 +477,35 @@ public struct SessionStateMachine: Sendable {
                 return refuse(error, now)
             }
         }
-        applying = (batch.batchID, VersionVector(shown))
-        let grant = PeerGrant(nodeID: peer.nodeID, role: peer.role, holds: heldAtStart, feedPosition: feedHeldAtStart)
+        lastReceivedBatchID = batch.batchID
         // From HQ's feed, a batch completes the entries up to the cursor it carries (a batch of
         // only our own ops, pulled back after a restore, leaves the place as it is).
-        let fed = local.role == .branch ? feed.map { held in batch.hasFeed ? FeedCursor(wire: batch.feed) : held } : nil
-        return [.apply(ops, grant, feed: fed)]
+        let fed = local.role == .branch && feed != nil && batch.hasFeed ? FeedCursor(wire: batch.feed) : nil
+        waiting.append(ReceivedBatch(id: batch.batchID, ops: ops, shown: VersionVector(shown), feed: fed))
+        return applyNext()
     }
 
-    /// The outcome of an `apply` action, committed: acknowledges the batch.
+    /// Asks for the oldest waiting batch to be applied, unless one is being applied.
+    private mutating func applyNext() -> [SessionAction] {
+        guard isSyncing, applying == nil, !waiting.isEmpty, let peer else { return [] }
+        let batch = waiting.removeFirst()
+        applying = batch
+        let grant = PeerGrant(nodeID: peer.nodeID, role: peer.role, holds: heldAtStart, feedPosition: feedHeldAtStart)
+        // The place in HQ's feed is read when the batch is applied, after the batches before it.
+        let fed = local.role == .branch ? feed.map { batch.feed ?? $0 } : nil
+        return [.apply(batch.ops, grant, feed: fed)]
+    }
+
+    /// The outcome of an `apply` action, committed: acknowledges the batch and applies the next
+    /// one waiting, or, when the node is shutting down, then tells the peer.
     public mutating func applied(_ outcome: BatchOutcome, now: SessionTime) -> [SessionAction] {
+        guard phase != .ended else { return [] }
         guard let batch = applying, let peer else { preconditionFailure("an outcome of no batch being applied") }
         applying = nil
         // The peer holds what it sent: never echo it back, and count it as held.
         cursor.formMaximum(with: batch.shown)
         record?.ackedVector.formMaximum(with: batch.shown)
         record?.sentVector = cursor
-        lastReceivedBatchID = batch.id
         localVector = outcome.vector
         opsReceived += outcome.applied
         let reasons = outcome.refused.map(\.description)
@@ -490,6 +520,8 @@ public struct SessionStateMachine: Sendable {
         let held = local.role == .branch ? feed : nil
         actions.append(
             send(.ack(.with { $0.batchID = batch.id; $0.vector = shown.wire; $0.refused = reasons; if let held { $0.feed = held.wire } }), now))
+        if case .leaving = phase { return actions + [sendShuttingDown(now)] }
+        actions += applyNext()
         actions += noteLiveTraffic(now)
         actions += finishIfLevel(now)
         return actions
@@ -497,6 +529,7 @@ public struct SessionStateMachine: Sendable {
 
     /// The store refused the batch whole: one op is outside the peer's rights.
     public mutating func applyRefused(_ refusal: AuthorisationRefusal, now: SessionTime) -> [SessionAction] {
+        guard phase != .ended else { return [] }
         precondition(applying != nil, "a refusal of no batch being applied")
         applying = nil
         return refuse(WireError(.unauthorized, refusal.description), now)
@@ -509,7 +542,7 @@ public struct SessionStateMachine: Sendable {
     /// holds the other's ops and finishes.
     private mutating func finishIfLevel(_ now: SessionTime) -> [SessionAction] {
         guard !roundFinished, isSyncing, let peer, let sent = caughtUpSent, let received = caughtUpReceived, inFlight.isEmpty,
-            applying == nil, !readingOps
+            applying == nil, waiting.isEmpty, !readingOps
         else { return [] }
         if mode == .once {
             if carriesFeed, local.role == .branch, let reach = feedToReach, let held = feed, held.position < reach {
@@ -660,15 +693,22 @@ public struct SessionStateMachine: Sendable {
         return end(SyncError(.linkLost, reason), telling: nil, now)
     }
 
-    /// The node began a graceful shutdown: tell the peer, then wait for it to close (the event
-    /// being handled before this one ran to completion: its batch is committed and acked).
+    /// The node began a graceful shutdown: tell the peer, then wait for it to close. A batch being
+    /// applied is committed and acknowledged first (the peer stops reading at the error), and the
+    /// batches waiting behind it are dropped: never acknowledged, they are sent again.
     public mutating func shutdown(now: SessionTime) -> [SessionAction] {
         switch phase {
         case .ended, .leaving: return []
         case .awaitingHello, .admitting, .syncing: break
         }
         phase = .leaving(since: now.monotonic)
-        return [send(.error(.with { $0.code = .shuttingDown; $0.reason = "the node is shutting down" }), now)]
+        waiting.removeAll()
+        guard applying == nil else { return [] }
+        return [sendShuttingDown(now)]
+    }
+
+    private mutating func sendShuttingDown(_ now: SessionTime) -> SessionAction {
+        send(.error(.with { $0.code = .shuttingDown; $0.reason = "the node is shutting down" }), now)
     }
 
     /// The connection or the store failed under the session; `telling` is sent to the peer if the
@@ -683,9 +723,7 @@ public struct SessionStateMachine: Sendable {
     public mutating func cancelled(now: SessionTime) -> [SessionAction] {
         guard phase != .ended else { return [] }
         var actions: [SessionAction] = []
-        if case .leaving = phase {} else {
-            actions.append(send(.error(.with { $0.code = .shuttingDown; $0.reason = "the node is shutting down" }), now))
-        }
+        if case .leaving = phase {} else { actions.append(sendShuttingDown(now)) }
         return actions + leave(now)
     }
 

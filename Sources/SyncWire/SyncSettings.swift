@@ -11,6 +11,9 @@ public enum SyncProtocol {
     public static let software = "branchdesk 0.5.0"
     /// The most ops one batch may hold (SYNC.md §4): a receiver refuses a larger batch.
     public static let maxBatchOps = Op.maxBatchCount
+    /// The most batches a sender may have unacknowledged (SYNC.md §5.2): a receiver refuses a
+    /// batch that arrives while this many of the peer's are unacknowledged.
+    public static let window = 4
 }
 
 /// The tunables of sync sessions. The defaults suit a branch network over WAN links.
@@ -20,8 +23,9 @@ public struct SyncSettings: Sendable {
     public var versions = SyncProtocol.versions
     /// Ops per batch; the receiver refuses batches above `SyncProtocol.maxBatchOps`.
     public var batchOps = 500
-    /// Batches a sender may have unacknowledged at once (backpressure).
-    public var window = 4
+    /// Batches this node sends before it waits for an ack (backpressure): at most
+    /// `SyncProtocol.window`, which receivers enforce.
+    public var window = SyncProtocol.window
     /// A heartbeat is sent when nothing else was sent for this long.
     public var heartbeatInterval: Duration = .seconds(5)
     /// The link is declared dead when nothing was heard for this long.

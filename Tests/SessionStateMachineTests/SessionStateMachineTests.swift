@@ -276,6 +276,77 @@ func vector(_ entries: [String: UInt64]) -> VersionVector {
         #expect(session.machine.progress?.opsReceived == 2)
     }
 
+    @Test func batchesThatArriveWhileOneIsAppliedWaitTheirTurnAndAreAppliedInOrder() {
+        var session = Harness.listener()
+        _ = session.admitBranch()
+        let first = [Harness.op("sh-012", 1)]
+        let second = [Harness.op("sh-012", 2)]
+        let third = [Harness.op("sh-012", 3)]
+        #expect(session.machine.receive(Harness.batch(1, first), now: session.clock).count == 1)
+        #expect(session.machine.receive(Harness.batch(2, second), now: session.clock).isEmpty, "one apply at a time")
+        #expect(session.machine.receive(Harness.batch(3, third), now: session.clock).isEmpty)
+        var actions = session.machine.applied(
+            BatchOutcome(applied: 1, duplicates: 0, deferred: [], refused: [], vector: vector(["sh-012": 1])), now: session.clock)
+        guard case .ack(let ack) = actions.sent.first else { Issue.record("no ack in \(actions)"); return }
+        #expect(ack.batchID == 1)
+        #expect(actions.contains(.apply(second, PeerGrant(nodeID: Harness.branch.nodeID, role: .branch, holds: VersionVector()), feed: nil)))
+        actions = session.machine.applied(
+            BatchOutcome(applied: 1, duplicates: 0, deferred: [], refused: [], vector: vector(["sh-012": 2])), now: session.clock)
+        #expect(actions.contains(.apply(third, PeerGrant(nodeID: Harness.branch.nodeID, role: .branch, holds: VersionVector()), feed: nil)))
+        actions = session.machine.applied(
+            BatchOutcome(applied: 1, duplicates: 0, deferred: [], refused: [], vector: vector(["sh-012": 3])), now: session.clock)
+        #expect(actions.sent.count == 1)
+        #expect(!actions.contains { if case .apply = $0 { true } else { false } })
+        #expect(session.machine.progress?.opsReceived == 3)
+    }
+
+    @Test func aBatchArrivingWithTheWholeWindowUnacknowledgedIsRefused() {
+        var session = Harness.listener()
+        _ = session.admitBranch()
+        for id in 1...UInt64(SyncProtocol.window) {
+            let actions = session.machine.receive(Harness.batch(id, [Harness.op("sh-012", id)]), now: session.clock)
+            #expect(actions.failure == nil, "batch \(id) is within the window")
+        }
+        let over = UInt64(SyncProtocol.window + 1)
+        let actions = session.machine.receive(Harness.batch(over, [Harness.op("sh-012", over)]), now: session.clock)
+        #expect(actions.errorSent?.code == .windowExceeded)
+        #expect(actions.errorSent?.reason.contains("the window is \(SyncProtocol.window)") == true)
+        #expect(actions.failure?.kind == .protocolViolation)
+        #expect(actions.records.last?.lastError?.contains("batch \(over)") == true)
+    }
+
+    @Test func aOneOffRoundDoesNotFinishWhileAPeersBatchWaits() {
+        var session = Harness.dialler(.once)
+        _ = session.machine.connected(localVector: VersionVector(), now: session.clock)
+        _ = session.machine.receiveHello(Harness.hello(from: Harness.hq), certificate: .success(Harness.hqCertificate), now: session.clock)
+        _ = session.machine.admitted(PeerFacts(localVector: VersionVector()), now: session.clock)
+        _ = session.machine.opsRead([], now: session.clock)
+        _ = session.machine.receive(Harness.batch(1, [Harness.op("hq", 1)]), now: session.clock)
+        _ = session.machine.receive(Harness.batch(2, [Harness.op("hq", 2)]), now: session.clock)
+        #expect(session.machine.receive(Harness.caughtUp(vector(["hq": 2])), now: session.clock).finished == nil)
+        var actions = session.machine.applied(
+            BatchOutcome(applied: 1, duplicates: 0, deferred: [], refused: [], vector: vector(["hq": 1])), now: session.clock)
+        #expect(actions.finished == nil, "batch 2 is still to be applied")
+        actions = session.machine.applied(
+            BatchOutcome(applied: 1, duplicates: 0, deferred: [], refused: [], vector: vector(["hq": 2])), now: session.clock)
+        #expect(actions.finished?.opsReceived == 2)
+    }
+
+    @Test func aShutdownWhileABatchIsAppliedAcknowledgesItFirstAndAppliesNothingMore() {
+        var session = Harness.listener()
+        _ = session.admitBranch()
+        _ = session.machine.receive(Harness.batch(1, [Harness.op("sh-012", 1)]), now: session.clock)
+        _ = session.machine.receive(Harness.batch(2, [Harness.op("sh-012", 2)]), now: session.clock)
+        #expect(session.machine.shutdown(now: session.clock).isEmpty, "the peer hears of the shutdown after the ack")
+        let actions = session.machine.applied(
+            BatchOutcome(applied: 1, duplicates: 0, deferred: [], refused: [], vector: vector(["sh-012": 1])), now: session.clock)
+        guard case .ack(let ack) = actions.sent.first else { Issue.record("no ack in \(actions)"); return }
+        #expect(ack.batchID == 1)
+        #expect(actions.errorSent?.code == .shuttingDown)
+        #expect(actions.sent.count == 2)
+        #expect(!actions.contains { if case .apply = $0 { true } else { false } }, "batch 2 was never acknowledged: the peer resends it")
+    }
+
     @Test func anAckToABranchShowsOnlyItsScopeAsReadForTheLastBatch() {
         var session = Harness.listener()
         _ = session.admitBranch()

@@ -197,6 +197,35 @@ struct HostilePeerTests {
         await server.stop()
     }
 
+    @Test("a branch sending more batches than the window allows is refused with WINDOW_EXCEEDED")
+    func overTheWindow() async throws {
+        let server = try await company.serve(hq)
+        let flooder = try company.node("sh-flood")
+        let maker = try Fixtures.memoryStore("sh-flood")
+        let perBatch = 100
+        let batches = SyncProtocol.window * 2
+        for index in 0..<(perBatch * batches) { _ = try await maker.openTicket(Fixtures.draft(title: "第\(index)张投诉单"), actor: "王芳") }
+        let ops = try await maker.opsMissing(by: VersionVector(), limit: perBatch * batches)
+        // Every batch at once, waiting for no ack: each takes the server far longer to apply than
+        // the rest take to arrive.
+        let frames = (0..<batches).map { index in
+            WireFrame.with {
+                $0.batch = .with { $0.batchID = UInt64(index + 1); $0.ops = ops[index * perBatch..<(index + 1) * perBatch].map(\.wire) }
+            }.bytes
+        }
+        let received = try await RawPeer.connect(to: server.address, as: flooder, caFile: caFile)
+            .exchange([WireFrame.hello("sh-flood", role: .branch).bytesWithMagic] + frames)
+        let error = try #require(received.last?.error)
+        #expect(error.code == .windowExceeded, "\(error)")
+        #expect(error.reason.contains("the window is \(SyncProtocol.window)"))
+        #expect(received.filter(\.isAck).count < SyncProtocol.window, "acks only for batches within the window")
+        #expect(try await hq.store.opCount() <= perBatch * SyncProtocol.window)
+        let record = try await hq.store.peers().first { $0.nodeID.rawValue == "sh-flood" }
+        #expect(record?.lastError?.contains("the window is") == true)
+        try await expectGoodPeerServed(by: server)
+        await server.stop()
+    }
+
     @Test("a branch pushing another node's ops is refused whole: nothing of the batch is applied")
     func forgedOrigin() async throws {
         let server = try await company.serve(hq)
