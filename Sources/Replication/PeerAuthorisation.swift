@@ -29,10 +29,15 @@ public struct PeerGrant: Sendable, Equatable {
 public struct AuthorisationRefusal: Error, Sendable, Equatable, CustomStringConvertible {
     public let op: OpID
     public let rule: String
+    /// Whether the op claims an origin the peer may not push for: the peer is at fault
+    /// (`UNAUTHORIZED`). Otherwise the op itself breaks a rule and never will pass as it is
+    /// (`OP_REJECTED`, SYNC.md §6.2): its origin withdraws it.
+    public let forgesOrigin: Bool
 
-    public init(op: OpID, rule: String) {
+    public init(op: OpID, rule: String, forgesOrigin: Bool = false) {
         self.op = op
         self.rule = rule
+        self.forgesOrigin = forgesOrigin
     }
 
     public var description: String { "op \(op.origin)#\(op.seq) refused: \(rule); the batch was refused and nothing of it applied" }
@@ -74,14 +79,14 @@ public struct PeerAuthorisation {
     /// Throws for the first op of `batch` outside the grant.
     public mutating func check(_ batch: [Op], in lookup: inout some AuthorisationLookup) throws {
         for op in batch {
+            if grant.role == .branch, op.id.origin != grant.nodeID {
+                throw AuthorisationRefusal(
+                    op: op.id, rule: "its origin is \(op.id.origin), but branch \(grant.nodeID) may push only its own ops", forgesOrigin: true)
+            }
             if let forbidden = op.forbiddenText ?? op.invalidValue ?? op.invalidAction { throw AuthorisationRefusal(op: op.id, rule: forbidden) }
         }
         guard grant.role == .branch else { return }
         for op in batch {
-            guard op.id.origin == grant.nodeID else {
-                throw AuthorisationRefusal(
-                    op: op.id, rule: "its origin is \(op.id.origin), but branch \(grant.nodeID) may push only its own ops")
-            }
             if op.changes.contains(where: { if case .write(.branch, _, _) = $0 { true } else { false } }) {
                 throw AuthorisationRefusal(op: op.id, rule: "only HQ may transfer a ticket to another branch")
             }

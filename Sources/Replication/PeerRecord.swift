@@ -38,6 +38,9 @@ public struct PeerRecord: Sendable, Equatable, Encodable {
     public var feedAcked: UInt64?
     /// At a branch reading HQ's feed: how many entries the feed had when HQ last said.
     public var feedEnd: UInt64?
+    /// An op the peer refuses for good (`OP_REJECTED`, SYNC.md §6.2): every session stops at
+    /// it until its origin withdraws it.
+    public var stuckOp: StuckOp?
 
     public init(nodeID: NodeID, role: NodeRole, address: String?, state: PeerState, stateSince: UInt64) {
         self.nodeID = nodeID
@@ -47,6 +50,21 @@ public struct PeerRecord: Sendable, Equatable, Encodable {
         self.stateSince = stateSince
         sentVector = VersionVector()
         ackedVector = VersionVector()
+    }
+}
+
+/// An op a peer refused for good, as the node that sent it recorded the refusal.
+public struct StuckOp: Sendable, Equatable, Encodable {
+    public var op: OpID
+    /// The peer's reason: the field and the rule the op breaks.
+    public var reason: String
+    /// Unix milliseconds of the first refusal of this op.
+    public var since: UInt64
+
+    public init(op: OpID, reason: String, since: UInt64) {
+        self.op = op
+        self.reason = reason
+        self.since = since
     }
 }
 

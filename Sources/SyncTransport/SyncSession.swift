@@ -223,6 +223,10 @@ struct SyncSession {
                 logger.debug("peer left after its round", metadata: ["sync.error": "\(error)"])
                 return machine.peerClosed(now: now)
             }
+            if let error = error as? NIOSSLError, case .uncleanShutdown = error {
+                // TCP closed under TLS without close_notify: a cut link, not a refusal.
+                return machine.failed(SyncError(.linkLost, "the connection was cut (TCP closed without TLS close_notify)"), now: now)
+            }
             if error is NIOSSLError || error is BoringSSLError {
                 return machine.failed(
                     SyncError(

@@ -81,6 +81,8 @@ public struct SessionStateMachine: Sendable {
     private var feedHeldAtStart: UInt64?
     /// Batches sent and not yet acknowledged, oldest first.
     private var inFlight: [UInt64] = []
+    /// The batch carrying the op the peer last refused for good, once sent again.
+    private var stuckOpBatch: UInt64?
     private var lastBatchID: UInt64 = 0
     private var lastReceivedBatchID: UInt64 = 0
     /// A batch of the peer's, decoded: its id, its ops, the vector of what it holds and, from
@@ -289,6 +291,7 @@ public struct SessionStateMachine: Sendable {
         record.stateSince = now.wallMillis
         record.ackedVector = cursor
         record.sentVector = cursor
+        if let stuck = record.stuckOp, cursor.contains(stuck.op) { record.stuckOp = nil }
         self.record = record
         actions.append(.record(record))
         lastRecordedAt = now.monotonic
@@ -326,6 +329,10 @@ public struct SessionStateMachine: Sendable {
         }
         lastHeardAt = now.monotonic
         if case .error(let error) = frame.body {
+            if error.code == .opRejected, let stuck = noteStuck(error, now) {
+                let way = stuck.origin == local.nodeID ? "withdraw it with 'branchdesk withdraw-op \(stuck)' (SYNC.md §6.2)" : "its origin \(stuck.origin) must withdraw it, or this node's software be upgraded (SYNC.md §6.2)"
+                return end(SyncError(.refused, "the peer rejects op \(stuck) for good: \(error.reason); \(way)"), telling: nil, now)
+            }
             return end(SyncError(SyncError.kind(of: error.code), "the peer ended the session: \(error.reason)"), telling: nil, now)
         }
         guard isSyncing else {
@@ -357,6 +364,16 @@ public struct SessionStateMachine: Sendable {
         case .error, nil:
             return refuse(WireError(.unexpectedMessage, "a frame of a kind this protocol version does not define"), now)
         }
+    }
+
+    /// The peer refused one of our ops for good: recorded, with when it first did, until a batch
+    /// carrying the op (withdrawn, SYNC.md §6.2) is acknowledged.
+    private mutating func noteStuck(_ error: Branchdesk_Sync_V1_Error, _ now: SessionTime) -> OpID? {
+        guard error.hasRejected, let origin = try? NodeID(error.rejected.origin), error.rejected.seq > 0 else { return nil }
+        let op = OpID(origin: origin, seq: error.rejected.seq)
+        let since = record?.stuckOp?.op == op ? record?.stuckOp?.since ?? now.wallMillis : now.wallMillis
+        record?.stuckOp = StuckOp(op: op, reason: error.reason, since: since)
+        return op
     }
 
     private static func kind(of frame: WireFrame) -> String {
@@ -407,6 +424,7 @@ public struct SessionStateMachine: Sendable {
         lastBatchID += 1
         let batchID = lastBatchID
         inFlight.append(batchID)
+        if let stuck = record?.stuckOp, ops.contains(where: { $0.id == stuck.op }) { stuckOpBatch = batchID }
         opsSent += ops.count
         let feed = feed
         return [send(.batch(.with { $0.batchID = batchID; $0.ops = ops.map(\.wire); if let feed { $0.feed = feed.wire } }), now)] + pump(now)
@@ -429,6 +447,11 @@ public struct SessionStateMachine: Sendable {
         }
         inFlight.removeFirst()
         record?.ackedVector = acked
+        if stuckOpBatch == ack.batchID {
+            // The op passed (withdrawn at its origin): the trouble is over.
+            record?.stuckOp = nil
+            stuckOpBatch = nil
+        }
         record?.sentVector = cursor
         if let feed, ack.hasFeed, ack.feed.epoch == feed.epoch { record?.feedAcked = ack.feed.position }
         var actions: [SessionAction] = []
@@ -527,12 +550,16 @@ public struct SessionStateMachine: Sendable {
         return actions
     }
 
-    /// The store refused the batch whole: one op is outside the peer's rights.
+    /// The store refused the batch whole: one op is outside the peer's rights. An op claiming an
+    /// origin the peer may not push for is the peer's fault (`UNAUTHORIZED`); any other refusal
+    /// is of the op itself, for good (`OP_REJECTED` naming it, SYNC.md §6.2).
     public mutating func applyRefused(_ refusal: AuthorisationRefusal, now: SessionTime) -> [SessionAction] {
         guard phase != .ended else { return [] }
         precondition(applying != nil, "a refusal of no batch being applied")
         applying = nil
-        return refuse(WireError(.unauthorized, refusal.description), now)
+        guard !refusal.forgesOrigin else { return refuse(WireError(.unauthorized, refusal.description), now) }
+        let error = WireError(.opRejected, refusal.description)
+        return end(SyncError(.refused, error.message), telling: error, rejecting: refusal.op, now)
     }
 
     // MARK: Completion
@@ -739,10 +766,17 @@ public struct SessionStateMachine: Sendable {
         end(SyncError(SyncError.kind(of: error.code), error.message), telling: error, now)
     }
 
-    private mutating func end(_ error: SyncError, telling: WireError?, _ now: SessionTime) -> [SessionAction] {
+    private mutating func end(_ error: SyncError, telling: WireError?, rejecting op: OpID? = nil, _ now: SessionTime) -> [SessionAction] {
         var error = error
         var actions: [SessionAction] = []
-        if let telling { actions.append(send(.error(.with { $0.code = telling.code; $0.reason = telling.message }), now)) }
+        if let telling {
+            let frame = Branchdesk_Sync_V1_Error.with {
+                $0.code = telling.code
+                $0.reason = telling.message
+                if let op { $0.rejected = .with { $0.origin = op.origin.rawValue; $0.seq = op.seq } }
+            }
+            actions.append(send(.error(frame), now))
+        }
         actions += recordEnd(error, redialling: mode == .live && isDialler, now)
         error.hadSynced = roundFinished
         error.recorded = actions.contains { if case .record = $0 { true } else if case .recordRefusal = $0 { true } else { false } }

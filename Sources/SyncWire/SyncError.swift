@@ -31,7 +31,7 @@ public struct SyncError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The kind of a wire error code, whichever side detected it.
     public static func kind(of code: Branchdesk_Sync_V1_ErrorCode) -> Kind {
         switch code {
-        case .unsupportedVersion, .identityMismatch, .unauthorized: .refused
+        case .unsupportedVersion, .identityMismatch, .unauthorized, .opRejected: .refused
         case .shuttingDown, .internal, .timeout: .linkLost
         default: .protocolViolation
         }

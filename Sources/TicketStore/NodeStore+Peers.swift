@@ -33,6 +33,9 @@ extension NodeStore {
             record.refusals = UInt64(row["refusals"] as Int64)
             record.feedAcked = (row["feedAcked"] as Int64?).map(UInt64.init)
             record.feedEnd = (row["feedEnd"] as Int64?).map(UInt64.init)
+            if let origin = row["stuckOrigin"] as String?, let seq = row["stuckSeq"] as Int64?, let since = row["stuckSince"] as Int64? {
+                record.stuckOp = StuckOp(op: OpID(origin: try NodeID(origin), seq: UInt64(seq)), reason: row["stuckReason"] ?? "", since: UInt64(since))
+            }
             return record
         }
     }
@@ -92,14 +95,16 @@ extension NodeStore {
         try db.execute(
             sql: """
                 INSERT OR REPLACE INTO peer (nodeID, role, address, state, stateSince, lastSyncAt, sentVector,
-                    ackedVector, lastError, lastErrorAt, refusals, feedAcked, feedEnd)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ackedVector, lastError, lastErrorAt, refusals, feedAcked, feedEnd, stuckOrigin, stuckSeq, stuckReason, stuckSince)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 peer.nodeID.rawValue, peer.role.rawValue, peer.address, peer.state.rawValue, Int64(peer.stateSince),
                 peer.lastSyncAt.map(Int64.init), try Self.encodeVector(peer.sentVector),
                 try Self.encodeVector(peer.ackedVector), peer.lastError, peer.lastErrorAt.map(Int64.init),
                 Int64(peer.refusals), peer.feedAcked.map(Int64.init), peer.feedEnd.map(Int64.init),
+                peer.stuckOp?.op.origin.rawValue, peer.stuckOp.map { Int64($0.op.seq) }, peer.stuckOp?.reason,
+                peer.stuckOp.map { Int64($0.since) },
             ])
     }
 

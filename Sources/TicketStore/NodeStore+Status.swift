@@ -26,6 +26,9 @@ public struct TroubleThresholds: Sendable {
 
 /// What is wrong with a peer, worst first.
 public enum PeerTrouble: Int, Sendable, Comparable, Encodable {
+    /// It refuses one of the ops sent to it for good (`OP_REJECTED`): nothing after that op of
+    /// its origin reaches it until the op is withdrawn.
+    case stuckOp
     /// Its certificate, identity or version was refused, or it refused ours.
     case refused
     /// Known (added by an admin, or the HQ a branch dials) but no round ever completed.
@@ -41,6 +44,7 @@ public enum PeerTrouble: Int, Sendable, Comparable, Encodable {
 
     public var name: String {
         switch self {
+        case .stuckOp: "stuck op"
         case .refused: "refused"
         case .neverSynced: "never synced"
         case .silent: "silent"
@@ -74,6 +78,8 @@ public struct PeerStatus: Sendable, Encodable, Equatable {
     public let lastErrorAt: Date?
     /// SLA breaches open on the tickets the peer handles (HQ's view of a branch).
     public let openBreaches: Int
+    /// The op the peer refuses for good, if any (SYNC.md §6.2).
+    public let stuckOp: StuckOp?
     /// What is wrong, worst first; empty when the peer is fine.
     public let troubles: [PeerTrouble]
     /// The troubles in a sentence, with the figures behind them.
@@ -114,7 +120,7 @@ extension NodeStore {
                     ? [record.feedAcked != nil ? record.nodeID : identity.nodeID]
                     : record.role == .branch ? try Self.replicationScope(for: record.nodeID, hq: identity.nodeID, db) : nil
                 return try Self.peerStatus(
-                    record, local: local, sending: sending, breaches: breachesByBranch[record.nodeID.rawValue] ?? 0,
+                    record, node: identity.nodeID, local: local, sending: sending, breaches: breachesByBranch[record.nodeID.rawValue] ?? 0,
                     now: now, thresholds: thresholds, db)
             }
             let settings = try Self.companySettings(db)
@@ -132,7 +138,7 @@ extension NodeStore {
     }
 
     private static func peerStatus(
-        _ record: PeerRecord, local: VersionVector, sending origins: Set<NodeID>?, breaches: Int, now: Date,
+        _ record: PeerRecord, node: NodeID, local: VersionVector, sending origins: Set<NodeID>?, breaches: Int, now: Date,
         thresholds: TroubleThresholds, _ db: Database
     ) throws -> PeerStatus {
         let nowMillis = UInt64(max(0, now.timeIntervalSince1970 * 1000))
@@ -159,7 +165,15 @@ extension NodeStore {
         var troubles: [PeerTrouble] = []
         var reasons: [String] = []
         let age = { (then: UInt64) in Self.duration(nowMillis > then ? nowMillis - then : 0) }
-        if record.state == .refused {
+        if let stuck = record.stuckOp {
+            troubles.append(.stuckOp)
+            let way =
+                stuck.op.origin == node
+                ? "withdraw it with 'branchdesk withdraw-op \(stuck.op)'"
+                : "\(stuck.op.origin) must withdraw it, or this node's software be upgraded"
+            reasons.append(
+                "\(record.nodeID) rejects op \(stuck.op) for good since \(age(stuck.since)) ago (\(stuck.reason)); nothing after it syncs: \(way)")
+        } else if record.state == .refused {
             troubles.append(.refused)
             reasons.append("refused: \(record.lastError ?? "no reason recorded")")
         }
@@ -188,7 +202,7 @@ extension NodeStore {
             nodeID: record.nodeID.rawValue, role: record.role.rawValue, address: record.address, state: record.state.rawValue,
             stateSince: record.stateSince == 0 ? nil : date(record.stateSince), lastSyncAt: date(record.lastSyncAt),
             opsToSend: toSend, opsToReceive: toReceive, oldestUnackedAt: date(oldest), refusals: record.refusals,
-            lastError: record.lastError, lastErrorAt: date(record.lastErrorAt), openBreaches: breaches,
+            lastError: record.lastError, lastErrorAt: date(record.lastErrorAt), openBreaches: breaches, stuckOp: record.stuckOp,
             troubles: troubles.sorted(), diagnosis: reasons.isEmpty ? nil : reasons.joined(separator: "; "))
     }
 

@@ -280,6 +280,16 @@ enum Schema {
             // The handlers derive from the ops: replay the log through this build's merge.
             try DerivedData.mark(.documents, db)
         }
+        migrator.registerMigration("v11-stuck-ops") { db in
+            try db.execute(
+                sql: """
+                    -- An op the peer refuses for good (OP_REJECTED, SYNC.md §6.2), for status and withdraw-op.
+                    ALTER TABLE peer ADD COLUMN stuckOrigin TEXT;
+                    ALTER TABLE peer ADD COLUMN stuckSeq INTEGER;
+                    ALTER TABLE peer ADD COLUMN stuckReason TEXT;
+                    ALTER TABLE peer ADD COLUMN stuckSince INTEGER;
+                    """)
+        }
         return migrator
     }
 

@@ -29,6 +29,7 @@ struct Branchdesk: AsyncParsableCommand {
             InitCommand.self, CertsCommand.self, ServeCommand.self, SyncCommand.self, TicketCommand.self,
             ConflictsCommand.self, StatusCommand.self, PeersCommand.self, DigestCommand.self, PolicyCommand.self,
             CalendarCommand.self, ReportCommand.self, BackupCommand.self, RestoreCommand.self, UpgradeCommand.self, UsersCommand.self,
+            WithdrawOpCommand.self,
         ]
     )
 

@@ -114,7 +114,7 @@ struct StatusCommand: AsyncParsableCommand {
         for (peer, line) in zip(status.peers, peerLines.dropFirst()) {
             let tint: Terminal.Colour? =
                 switch peer.troubles.first {
-                case .refused, .neverSynced, .silent: .red
+                case .stuckOp, .refused, .neverSynced, .silent: .red
                 case .farBehind, .backingOff: .yellow
                 case nil: peer.state == "live" ? .green : nil
                 }

@@ -184,6 +184,25 @@ struct SyncCommandLineTests {
         #expect(try digest("hq") == digest("sh-012"))
     }
 
+    @Test("withdraw-op refuses a malformed op, an op HQ holds and a node being served, each with the way forward")
+    func withdrawOpRefusals() throws {
+        let port = try freeLoopbackPort()
+        try company(branches: ["sh-012"], port: port)
+        _ = try open(at: "sh-012", "手机频繁死机")
+        let malformed = try cli.run(["withdraw-op", "--data", data("sh-012"), "sh-012-1"])
+        #expect(malformed.status == 64 && malformed.stderr.contains("ORIGIN#SEQ"), "\(malformed.stderr)")
+        let unknown = try cli.run(["withdraw-op", "--data", data("sh-012"), "sh-012#9", "--by", "管理员"])
+        #expect(unknown.status == 2 && unknown.stderr.contains("holds no op sh-012#9"), "\(unknown.stderr)")
+
+        let hq = try serveHQ(port: port)
+        defer { hq.stop() }
+        try ok("sync", "--data", data("sh-012"), "--once")
+        let held = try cli.run(["withdraw-op", "--data", data("sh-012"), "sh-012#1", "--by", "管理员"])
+        #expect(held.status == 2 && held.stderr.contains("hq holds op sh-012#1 already"), "\(held.stderr)")
+        let served = try cli.run(["withdraw-op", "--data", data("hq"), "hq#1", "--by", "管理员"])
+        #expect(served.status == 10 && served.stderr.contains("already served by process"), "\(served.stderr)")
+    }
+
     @Test("SIGTERM at HQ mid-catch-up commits and acknowledges the batch being applied, tells the branch, and exits 0")
     func gracefulShutdownMidCatchUp() async throws {
         let port = try freeLoopbackPort()

@@ -396,11 +396,97 @@ func vector(_ entries: [String: UInt64]) -> VersionVector {
         var session = Harness.listener()
         _ = session.admitBranch()
         _ = session.machine.receive(Harness.batch(1, [Harness.op("bj-003", 1)]), now: session.clock)
-        let refusal = AuthorisationRefusal(op: OpID(origin: try! NodeID("bj-003"), seq: 1), rule: "its origin is bj-003")
+        let refusal = AuthorisationRefusal(op: OpID(origin: try! NodeID("bj-003"), seq: 1), rule: "its origin is bj-003", forgesOrigin: true)
         let actions = session.machine.applyRefused(refusal, now: session.clock)
         #expect(actions.errorSent?.code == .unauthorized)
+        #expect(actions.errorSent?.hasRejected == false, "a forged op is the peer's fault, not a stuck op")
         #expect(actions.records.last?.state == .refused)
         #expect(actions.failure?.kind == .refused)
+    }
+}
+
+/// A poison op (SYNC.md §6.2): refused for good, named to its sender, recorded there until it passes.
+@Suite struct PoisonOpTests {
+    static let stuck = OpID(origin: Harness.branch.nodeID, seq: 2)
+
+    @Test func anOpOfThePeersOwnThatBreaksARuleIsRejectedByName() {
+        var session = Harness.listener()
+        _ = session.admitBranch()
+        _ = session.machine.receive(Harness.batch(1, [Harness.op("sh-012", 1), Harness.op("sh-012", 2)]), now: session.clock)
+        let refusal = AuthorisationRefusal(op: Self.stuck, rule: "severity 9 is outside 1…4")
+        let actions = session.machine.applyRefused(refusal, now: session.clock)
+        #expect(actions.errorSent?.code == .opRejected)
+        #expect(actions.errorSent?.rejected.origin == "sh-012")
+        #expect(actions.errorSent?.rejected.seq == 2)
+        #expect(actions.errorSent?.reason.contains("severity 9") == true)
+        #expect(actions.records.last?.state == .refused, "the refusing side records it too")
+        #expect(actions.failure?.kind == .refused)
+    }
+
+    /// The branch dialled and pushed ops 1…2; HQ rejects op 2.
+    static func rejectedSession(since: UInt64? = nil) -> Harness {
+        var session = Harness.dialler(.live)
+        _ = session.machine.connected(localVector: vector(["sh-012": 2]), now: session.clock)
+        _ = session.machine.receiveHello(Harness.hello(from: Harness.hq), certificate: .success(Harness.hqCertificate), now: session.clock)
+        var facts = PeerFacts(localVector: vector(["sh-012": 2]))
+        if let since {
+            var record = PeerRecord(nodeID: Harness.hq.nodeID, role: .hq, address: "127.0.0.1:7420", state: .refused, stateSince: since)
+            record.stuckOp = StuckOp(op: stuck, reason: "severity 9 is outside 1…4", since: since)
+            facts.record = record
+        }
+        _ = session.machine.admitted(facts, now: session.clock)
+        _ = session.machine.opsRead([Harness.op("sh-012", 1), Harness.op("sh-012", 2)], now: session.clock)
+        return session
+    }
+
+    @Test func theSenderRecordsTheStuckOpWithTheWayOut() {
+        var session = Self.rejectedSession()
+        let error = Harness.frame(.error(.with {
+            $0.code = .opRejected
+            $0.reason = "op sh-012#2 refused: severity 9 is outside 1…4"
+            $0.rejected = .with { $0.origin = "sh-012"; $0.seq = 2 }
+        }))
+        let actions = session.machine.receive(error, now: session.clock)
+        let record = actions.records.last
+        #expect(record?.stuckOp == StuckOp(op: Self.stuck, reason: "op sh-012#2 refused: severity 9 is outside 1…4", since: session.clock.wallMillis))
+        #expect(record?.state == .refused)
+        #expect(actions.failure?.kind == .refused)
+        #expect(actions.failure?.message.contains("branchdesk withdraw-op sh-012#2") == true, "\(String(describing: actions.failure))")
+    }
+
+    @Test func aRejectionOfTheSameOpKeepsWhenItFirstHappened() {
+        var session = Self.rejectedSession(since: 1_763_000_000_000)
+        let error = Harness.frame(.error(.with {
+            $0.code = .opRejected
+            $0.reason = "again"
+            $0.rejected = .with { $0.origin = "sh-012"; $0.seq = 2 }
+        }))
+        let record = session.machine.receive(error, now: session.clock).records.last
+        #expect(record?.stuckOp?.since == 1_763_000_000_000)
+        #expect(record?.stuckOp?.reason == "again")
+    }
+
+    @Test func theStuckOpIsClearedOnceABatchCarryingItIsAcknowledged() {
+        var session = Self.rejectedSession(since: 1_763_000_000_000)
+        // The withdrawn op went out in batch 1; HQ commits it. The record is written by the next tick.
+        #expect(session.machine.receive(Harness.ack(1, vector(["sh-012": 2])), now: session.clock).failure == nil)
+        session.advance(.seconds(2))
+        let record = session.machine.tick(now: session.clock).records.last
+        #expect(record != nil)
+        #expect(record?.stuckOp == nil)
+    }
+
+    @Test func aPeerThatHoldsTheStuckOpAlreadyClearsItAtAdmission() {
+        var session = Harness.dialler(.live)
+        _ = session.machine.connected(localVector: vector(["sh-012": 2]), now: session.clock)
+        _ = session.machine.receiveHello(
+            Harness.hello(from: Harness.hq, vector: vector(["sh-012": 2])), certificate: .success(Harness.hqCertificate), now: session.clock)
+        var record = PeerRecord(nodeID: Harness.hq.nodeID, role: .hq, address: "127.0.0.1:7420", state: .refused, stateSince: 1)
+        record.stuckOp = StuckOp(op: Self.stuck, reason: "refused", since: 1)
+        var facts = PeerFacts(localVector: vector(["sh-012": 2]))
+        facts.record = record
+        let actions = session.machine.admitted(facts, now: session.clock)
+        #expect(actions.records.first?.stuckOp == nil)
     }
 }
 

@@ -129,15 +129,21 @@ struct LinkFaultTests {
             vector.formMaximum(with: $1)
             return vector
         }
-        try await eventually(timeout: .seconds(60), "every op reaching HQ and every branch its tickets") {
-            guard try await hq.store.versionVector() == expected else { return false }
-            for branch in branches {
-                let id = branch.store.identity.nodeID
-                guard try await branch.store.versionVector()[id] == expected[id],
-                    try await hq.store.digest(handledBy: id) == branch.store.digest(handledBy: id)
-                else { return false }
+        try await withDiagnostics({
+            let peers = try await hq.store.peers().map { "\($0.nodeID) \($0.state) acked \($0.ackedVector) feed \($0.feedAcked ?? 0)" }
+            let held = try await branches.asyncMap { "\($0.store.identity.nodeID): \(try await $0.store.versionVector())" }
+            return (["expected \(expected)", "hq \(try await hq.store.versionVector())"] + held + peers + company.log.lines.suffix(60))
+        }) {
+            try await eventually(timeout: .seconds(60), "every op reaching HQ and every branch its tickets") {
+                guard try await hq.store.versionVector() == expected else { return false }
+                for branch in branches {
+                    let id = branch.store.identity.nodeID
+                    guard try await branch.store.versionVector()[id] == expected[id],
+                        try await hq.store.digest(handledBy: id) == branch.store.digest(handledBy: id)
+                    else { return false }
+                }
+                return true
             }
-            return true
         }
         #expect(expected.total == UInt64(made * (branches.count + 1) * 2 + 1), "every node made two ops per ticket, HQ one transfer")
         for branch in branches {

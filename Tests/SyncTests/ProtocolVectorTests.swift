@@ -29,7 +29,11 @@ struct ProtocolVectorTests {
             id: OpID(origin: branch, seq: 8), hlc: HLCTimestamp(rawValue: 1_795_300_000_000 << 16), ticket: TicketID(origin: branch, counter: 4),
             actor: "王芳", action: "open",
             changes: TicketDocument.opening(draft, number: "SH012-20261122-0004", receivedAt: 1_795_300_000_000))
-        let refusal = try refusalOfAForeignOp(by: branch).description
+        let forged = try refusal(of: foreignOp(), by: branch).description
+        let severity9 = Op(
+            id: OpID(origin: branch, seq: 9), hlc: HLCTimestamp(rawValue: 1_795_300_030_000 << 16), ticket: opening.ticket,
+            actor: "王芳", action: "update", changes: [.write(field: .severity, value: .number(9), seen: [opening.id])])
+        let rejection = try Self.refusal(of: severity9, by: branch)
         let feed = FeedCursor(epoch: "5f0c8e2a9b7d4c1e8a6b3d2f1e0c9b8a", position: 41)
         let hqEdit = Op(
             id: OpID(origin: try NodeID("hq"), seq: 4), hlc: HLCTimestamp(rawValue: 1_795_300_060_000 << 16),
@@ -83,32 +87,44 @@ struct ProtocolVectorTests {
              .with {
                  $0.error = .with {
                      $0.code = .unauthorized
-                     $0.reason = refusal
+                     $0.reason = forged
+                 }
+             }),
+            ("error-op-rejected", "error OP_REJECTED naming sh-012#9, as HQ refuses for good an update of the severity to 9 (SYNC.md §6.2)",
+             .with {
+                 $0.error = .with {
+                     $0.code = .opRejected
+                     $0.reason = rejection.description
+                     $0.rejected = .with { $0.origin = rejection.op.origin.rawValue; $0.seq = rejection.op.seq }
                  }
              }),
         ]
     }
 
-    /// The refusal HQ's rules make of branch `branch` pushing an op whose origin is sh-031: the
-    /// reason the error frame carries, made by the code so that the vector cannot lag it.
-    static func refusalOfAForeignOp(by branch: NodeID) throws -> AuthorisationRefusal {
+    /// An op of sh-031's, which no other branch may push.
+    static func foreignOp() throws -> Op {
+        let other = try NodeID("sh-031")
+        return Op(
+            id: OpID(origin: other, seq: 1), hlc: HLCTimestamp(rawValue: 1_795_300_000_000 << 16), ticket: TicketID(origin: other, counter: 1),
+            actor: "李四", action: "update", changes: [.write(field: .title, value: .text("屏幕碎裂"), seen: [])])
+    }
+
+    /// The refusal HQ's rules make of branch `branch` pushing `op`: the reason the error frame
+    /// carries, made by the code so that the vector cannot lag it.
+    static func refusal(of op: Op, by branch: NodeID) throws -> AuthorisationRefusal {
         struct NothingHeld: AuthorisationLookup {
             mutating func document(_ id: TicketID) throws -> TicketDocument? { nil }
             mutating func op(_ id: OpID) throws -> Op? { nil }
             mutating func feedPosition(of id: OpID, for branch: NodeID) throws -> UInt64? { nil }
         }
-        let other = try NodeID("sh-031")
-        let foreign = Op(
-            id: OpID(origin: other, seq: 1), hlc: HLCTimestamp(rawValue: 1_795_300_000_000 << 16), ticket: TicketID(origin: other, counter: 1),
-            actor: "李四", action: "update", changes: [.write(field: .title, value: .text("屏幕碎裂"), seen: [])])
         var authorisation = PeerAuthorisation(PeerGrant(nodeID: branch, role: .branch, holds: VersionVector()))
         var lookup = NothingHeld()
         do {
-            try authorisation.check([foreign], in: &lookup)
+            try authorisation.check([op], in: &lookup)
         } catch let refusal as AuthorisationRefusal {
             return refusal
         }
-        throw AuthorisationRefusal(op: foreign.id, rule: "was not refused")
+        throw AuthorisationRefusal(op: op.id, rule: "was not refused")
     }
 
     static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }

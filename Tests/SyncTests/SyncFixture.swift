@@ -140,6 +140,18 @@ func eventually(
     throw TimeoutError(what: what, timeout: timeout)
 }
 
+/// Runs `body`; when it throws, prints what `diagnose` gathers (vectors, records, the log's tail)
+/// first, so that a failure seen once in CI can be understood from its output.
+func withDiagnostics(_ diagnose: () async throws -> [String], _ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch {
+        let lines = (try? await diagnose()) ?? ["(the diagnostics could not be read)"]
+        print("--- diagnostics for: \(error)\n" + lines.joined(separator: "\n") + "\n---")
+        throw error
+    }
+}
+
 struct TimeoutError: Error, CustomStringConvertible {
     let what: String
     let timeout: Duration

@@ -137,7 +137,7 @@ import TicketModel
         let applied = try DatabaseQueue(path: NodeStore.databasePath(in: folder.node("a"))).read { db in
             try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")
         }
-        #expect(applied == ["v1", "v2-sync", "v3-restore", "v4-stored-forms", "v5-replica-scope", "v6-deadline-summary", "v7-integrity", "v8-accounts", "v9-dashboard", "v10-feeds"])
+        #expect(applied == ["v1", "v2-sync", "v3-restore", "v4-stored-forms", "v5-replica-scope", "v6-deadline-summary", "v7-integrity", "v8-accounts", "v9-dashboard", "v10-feeds", "v11-stuck-ops"])
     }
 
     @Test func aNodeCreatedWithTheFirstReleasedSchemaOpensAndMigrates() async throws {

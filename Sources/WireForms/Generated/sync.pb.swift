@@ -393,9 +393,21 @@ public nonisolated struct Branchdesk_Sync_V1_Error: Sendable {
   /// readable, for logs and the admin
   public var reason: String = String()
 
+  /// OP_REJECTED: the op refused for good, which its origin withdraws (SYNC.md §6.2)
+  public var rejected: Branchdesk_Sync_V1_OpId {
+    get {_rejected ?? Branchdesk_Sync_V1_OpId()}
+    set {_rejected = newValue}
+  }
+  /// Returns true if `rejected` has been explicitly set.
+  public var hasRejected: Bool {self._rejected != nil}
+  /// Clears the value of `rejected`. Subsequent reads from it will return its default value.
+  public mutating func clearRejected() {self._rejected = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _rejected: Branchdesk_Sync_V1_OpId? = nil
 }
 
 public nonisolated struct Branchdesk_Sync_V1_OpId: Sendable {
@@ -1231,7 +1243,7 @@ nonisolated extension Branchdesk_Sync_V1_Heartbeat: SwiftProtobuf.Message, Swift
 
 nonisolated extension Branchdesk_Sync_V1_Error: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Error"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}code\0\u{1}reason\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}code\0\u{1}reason\0\u{1}rejected\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1241,24 +1253,33 @@ nonisolated extension Branchdesk_Sync_V1_Error: SwiftProtobuf.Message, SwiftProt
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularEnumField(value: &self.code) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._rejected) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if self.code != .unspecified {
       try visitor.visitSingularEnumField(value: self.code, fieldNumber: 1)
     }
     if !self.reason.isEmpty {
       try visitor.visitSingularStringField(value: self.reason, fieldNumber: 2)
     }
+    try { if let v = self._rejected {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Branchdesk_Sync_V1_Error, rhs: Branchdesk_Sync_V1_Error) -> Bool {
     if lhs.code != rhs.code {return false}
     if lhs.reason != rhs.reason {return false}
+    if lhs._rejected != rhs._rejected {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
