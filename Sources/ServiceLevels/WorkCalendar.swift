@@ -52,6 +52,18 @@ public struct WorkCalendar: Hashable, Codable, Sendable {
         reappliesToOpenTickets = try container.decodeIfPresent(Bool.self, forKey: .reappliesToOpenTickets) ?? false
     }
 
+    /// Writes the rest weekdays in order, so that one calendar is always the same text (a `Set`
+    /// would be written in a different order from run to run).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(timeZone, forKey: .timeZone)
+        try container.encode(branchTimeZones, forKey: .branchTimeZones)
+        try container.encode(restWeekdays.sorted(), forKey: .restWeekdays)
+        try container.encode(holidays, forKey: .holidays)
+        try container.encode(workingDays, forKey: .workingDays)
+        try container.encode(reappliesToOpenTickets, forKey: .reappliesToOpenTickets)
+    }
+
     /// Whether people work on `day`: a swapped working day always; a holiday or rest weekday never.
     public func isWorkingDay(_ day: CalendarDay) -> Bool {
         if workingDays[day.description] != nil { return true }

@@ -56,7 +56,9 @@ public struct SyncDialler: Service {
                 return
             } catch let error as SyncError {
                 if error.hadSynced { backoff.reset() }
-                logger.warning("link lost", metadata: ["peer.address": "\(address)", "sync.error": "\(error.message)"])
+                var metadata: Logger.Metadata = ["peer.address": "\(address)", "sync.error": "\(error.message)"]
+                if let peer = error.peer { metadata["peer.id"] = "\(peer)" }
+                logger.warning("link lost", metadata: metadata)
                 if !error.recorded {
                     do {
                         try await recordFailure(error)

@@ -100,7 +100,9 @@ public final class SyncServer: Service, Sendable {
                     "sync.ops_received": "\(summary.opsReceived)",
                 ])
         } catch let error as SyncError {
-            logger.warning("session ended", metadata: ["peer.address": "\(address)", "sync.error": "\(error.message)"])
+            var metadata: Logger.Metadata = ["peer.address": "\(address)", "sync.error": "\(error.message)"]
+            if let peer = error.peer { metadata["peer.id"] = "\(peer)" }
+            logger.warning("session ended", metadata: metadata)
         } catch is CancellationError {
             logger.debug("session closed for shutdown", metadata: ["peer.address": "\(address)"])
         } catch {

@@ -135,6 +135,9 @@ struct SyncSession {
                 if let (vector, feed) = held, let summary = try await perform(machine.connected(localVector: vector, feed: feed, now: now)) {
                     return summary
                 }
+                // Read now, while the TLS handler is surely in place: a peer that refuses our hello
+                // closes at once, and its refusal is recorded against the node its certificate names.
+                if case .success(let certificate) = await identify() { machine.peerPresented(certificate) }
             }
             // `merge` ends only when every input has ended, so the inbound end is an event of its own.
             let frames = chain(inbound.map { Event.frame($0) }, [Event.closed].async)

@@ -321,6 +321,12 @@ public struct SessionStateMachine: Sendable {
 
     // MARK: Frames
 
+    /// A dialler's peer's TLS certificate, read once its hello is sent: should the peer refuse the
+    /// hello, the refusal is recorded against the node the certificate names.
+    public mutating func peerPresented(_ certificate: CertificateIdentity) {
+        if identified == nil { identified = certificate }
+    }
+
     /// Any frame but the hello (which comes with its certificate through `receiveHello`).
     public mutating func receive(_ frame: WireFrame, now: SessionTime) -> [SessionAction] {
         switch phase {
@@ -330,7 +336,10 @@ public struct SessionStateMachine: Sendable {
         lastHeardAt = now.monotonic
         if case .error(let error) = frame.body {
             if error.code == .opRejected, let stuck = noteStuck(error, now) {
-                let way = stuck.origin == local.nodeID ? "withdraw it with 'branchdesk withdraw-op \(stuck)' (SYNC.md §6.2)" : "its origin \(stuck.origin) must withdraw it, or this node's software be upgraded (SYNC.md §6.2)"
+                let way =
+                    stuck.origin == local.nodeID
+                    ? "withdraw it with 'branchdesk withdraw-op \(stuck)' (SYNC.md §6.2)"
+                    : "its origin \(stuck.origin) must withdraw it, or this node's software be upgraded (SYNC.md §6.2)"
                 return end(SyncError(.refused, "the peer rejects op \(stuck) for good: \(error.reason); \(way)"), telling: nil, now)
             }
             return end(SyncError(SyncError.kind(of: error.code), "the peer ended the session: \(error.reason)"), telling: nil, now)
@@ -779,6 +788,7 @@ public struct SessionStateMachine: Sendable {
         }
         actions += recordEnd(error, redialling: mode == .live && isDialler, now)
         error.hadSynced = roundFinished
+        error.peer = peer?.nodeID ?? identified?.nodeID
         error.recorded = actions.contains { if case .record = $0 { true } else if case .recordRefusal = $0 { true } else { false } }
         actions.append(.fail(error))
         phase = .ended

@@ -1,3 +1,4 @@
+import TicketModel
 import WireForms
 
 /// Why a sync session ended before it finished, said for the admin.
@@ -20,6 +21,8 @@ public struct SyncError: Error, Sendable, Equatable, CustomStringConvertible {
     public internal(set) var hadSynced = false
     /// Whether the session already recorded this failure in the peer's record.
     public internal(set) var recorded = false
+    /// The peer as its certificate names it, when the session got that far: for the log.
+    public internal(set) var peer: NodeID?
 
     public init(_ kind: Kind, _ message: String) {
         self.kind = kind

@@ -142,6 +142,18 @@ func vector(_ entries: [String: UInt64]) -> VersionVector {
         #expect(actions.failure?.recorded == true)
     }
 
+    @Test func aDiallerRefusedBeforeTheHelloRecordsItAgainstTheNodeTheCertificateNames() {
+        var session = Harness.dialler()
+        _ = session.machine.connected(localVector: VersionVector(), now: session.clock)
+        session.machine.peerPresented(Harness.hqCertificate)
+        let refusal = Harness.frame(.error(.with { $0.code = .unsupportedVersion; $0.reason = "this node speaks 2...3" }))
+        let actions = session.machine.receive(refusal, now: session.clock)
+        #expect(actions.contains { if case .recordRefusal(Harness.hqCertificate, "127.0.0.1:7420", _, _) = $0 { true } else { false } })
+        #expect(actions.failure?.kind == .refused)
+        #expect(actions.failure?.recorded == true)
+        #expect(actions.failure?.peer == Harness.hq.nodeID, "the log names the node, not only the address")
+    }
+
     @Test func anInvertedVersionRangeIsRefused() {
         var session = Harness.listener()
         var hello = Harness.hello(from: Harness.branch)

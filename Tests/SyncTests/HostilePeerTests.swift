@@ -117,6 +117,49 @@ struct HostilePeerTests {
         await server.stop()
     }
 
+    @Test("a version refusal is in status on both sides, and both sides' log lines name the node")
+    func versionRefusalRecordedOnBothSides() async throws {
+        let server = try await company.serve(hq)
+        let branch = try company.node("sh-012")
+        var settings = company.settings
+        settings.versions = 9...9  // a build from the future
+        let dialler = SyncDialler(
+            address: server.address, store: branch.store, certificates: branch.certificates, settings: settings, feed: nil,
+            logger: company.logger)
+        let error = await #expect(throws: SyncError.self) { _ = try await dialler.syncOnce() }
+        #expect(error?.kind == .refused)
+        try await eventually("HQ recording the refusal") {
+            try await hq.store.status(now: Date()).peers.first { $0.nodeID == "sh-012" }?.troubles.first == .refused
+        }
+        let atHQ = try #require(try await hq.store.status(now: Date()).peers.first { $0.nodeID == "sh-012" })
+        #expect(atHQ.diagnosis?.contains("9...9") == true, "\(String(describing: atHQ.diagnosis))")
+        let recorded = try await branch.store.peers()
+        let atBranch = try #require(try await branch.store.status(now: Date()).peers.first { $0.nodeID == "hq" }, "\(String(describing: error)) \(recorded)")
+        #expect(atBranch.troubles.first == .refused)
+        #expect(atBranch.diagnosis?.contains("9...9") == true, "\(String(describing: atBranch.diagnosis))")
+        #expect(atBranch.address == server.address.description)
+        try await eventually("HQ's log line naming the branch") {
+            company.log.lines.contains { $0.contains("session ended") && $0.contains("peer.id=sh-012") && $0.contains("9...9") }
+        }
+        await server.stop()
+    }
+
+    @Test("an identity refusal is in status at HQ against the node the certificate names")
+    func identityRefusalRecorded() async throws {
+        let server = try await company.serve(hq)
+        let liar = try company.node("sh-liar")
+        let peer = try await RawPeer.connect(to: server.address, as: liar, caFile: caFile)
+        _ = try await peer.exchange([WireFrame.hello("sh-other", role: .branch).bytesWithMagic])
+        try await eventually("HQ recording the refusal") {
+            try await hq.store.status(now: Date()).peers.first { $0.nodeID == "sh-liar" }?.troubles.first == .refused
+        }
+        let record = try #require(try await hq.store.peers().first { $0.nodeID.rawValue == "sh-liar" })
+        #expect(record.lastError?.contains("claims sh-other") == true, "\(String(describing: record.lastError))")
+        #expect(record.refusals == 1)
+        #expect(try await hq.store.peers().allSatisfy { $0.nodeID.rawValue != "sh-other" }, "never counted against the name it claims")
+        await server.stop()
+    }
+
     @Test("garbage bytes instead of the magic get an error frame and a close")
     func garbage() async throws {
         let server = try await company.serve(hq)
