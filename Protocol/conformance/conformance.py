@@ -246,10 +246,10 @@ class Kit:
             check(error.code == "ERROR_CODE_TIMEOUT", f"the dead link was told as {error}")
         finally:
             session.connection.close()
-        check(19.0 <= dead_at <= 22.0, f"HQ declared the link dead after {dead_at:.1f} s of silence, not 20 s")
+        check(19.5 <= dead_at <= 23.0, f"HQ declared the link dead after {dead_at:.1f} s of silence, not 20 s")
         gaps = [b - a for a, b in zip(session.heartbeats, session.heartbeats[1:])]
         check(len(session.heartbeats) >= 3, f"only {len(session.heartbeats)} heartbeats in 20 s of silence")
-        check(all(4.5 <= gap <= 5.5 for gap in gaps), f"heartbeats {gaps} s apart, not 5 s")
+        check(all(4.5 <= gap <= 6.0 for gap in gaps), f"heartbeats {gaps} s apart, not 5 s")
 
     # §7: every error code HQ sends a branch.
 
@@ -310,7 +310,7 @@ class Kit:
         started = time.monotonic()
         expect_error(connection, "ERROR_CODE_TIMEOUT", timeout=20.0)
         waited = time.monotonic() - started
-        check(9.0 <= waited <= 12.0, f"HQ waited {waited:.1f} s for a hello, not the 10 s handshake timeout")
+        check(9.5 <= waited <= 13.0, f"HQ waited {waited:.1f} s for a hello, not the 10 s handshake timeout")
 
     def window_exceeded(self):
         branch = Branch(OTHER_BRANCH)
