@@ -5,10 +5,10 @@ import Foundation
 /// so that no `serve` outlives the suite.
 enum StartedProcesses {
     private static let lock = NSLock()
-    nonisolated(unsafe) private static var running: [Int32: Process] = [:]
+    nonisolated(unsafe) private static var running: [Int32: ChildProcess] = [:]
     nonisolated(unsafe) private static var installed = false
 
-    static func started(_ process: Process) {
+    static func started(_ process: ChildProcess) {
         lock.withLock {
             running[process.processIdentifier] = process
             guard !installed else { return }
@@ -17,7 +17,7 @@ enum StartedProcesses {
         }
     }
 
-    static func ended(_ process: Process) {
+    static func ended(_ process: ChildProcess) {
         _ = lock.withLock { running.removeValue(forKey: process.processIdentifier) }
     }
 
@@ -66,22 +66,22 @@ final class CommandLineRunner {
     /// Runs `branchdesk arguments…` with `BRANCHDESK_DATA` set to this runner's node, and `input`
     /// (if any) on its standard input.
     func run(_ arguments: [String], environment extra: [String: String] = [:], input: Data? = nil) throws -> Result {
-        let process = Process()
-        process.executableURL = Self.binary
-        process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["BRANCHDESK_DATA"] = data
         environment["BRANCHDESK_USER"] = "王芳"
         environment.merge(extra) { $1 }
-        process.environment = environment
         let (out, err) = (Pipe(), Pipe())
-        process.standardOutput = out
-        process.standardError = err
         let inputPipe = input.map { _ in Pipe() }
-        process.standardInput = inputPipe ?? FileHandle.nullDevice
-        try process.run()
+        let process = try ChildProcess(
+            executable: Self.binary.path, arguments: arguments, environment: environment,
+            stdin: inputPipe?.fileHandleForReading.fileDescriptor, stdout: out.fileHandleForWriting.fileDescriptor,
+            stderr: err.fileHandleForWriting.fileDescriptor)
         StartedProcesses.started(process)
         defer { StartedProcesses.ended(process) }
+        // Only the child writes to these now: their ends close when it exits.
+        try out.fileHandleForWriting.close()
+        try err.fileHandleForWriting.close()
+        try inputPipe?.fileHandleForReading.close()
         if let inputPipe, let input {
             // Written from another thread: a large input must not block while the pipes fill up.
             let writer = inputPipe.fileHandleForWriting
@@ -92,9 +92,8 @@ final class CommandLineRunner {
         }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.awaitExit()
         return Result(
-            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            status: process.awaitExit(), stdout: String(decoding: stdout, as: UTF8.self),
             stderr: String(decoding: stderr, as: UTF8.self))
     }
 
@@ -104,26 +103,25 @@ final class CommandLineRunner {
 /// A long-running `branchdesk` process (e.g. `serve`), stopped when the test is done with it:
 /// SIGTERM, then SIGKILL if it has not exited within five seconds.
 final class RunningProcess: @unchecked Sendable {
-    let process = Process()
+    let process: ChildProcess
     private let output = Pipe()
     private let lock = NSLock()
     private var stdout = ""
 
     /// Starts `branchdesk arguments…`; with `capturingErrors`, stderr is read with stdout.
     init(_ arguments: [String], capturingErrors: Bool = false) throws {
-        process.executableURL = CommandLineRunner.binary
-        process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["BRANCHDESK_USER"] = "王芳"
-        process.environment = environment
-        process.standardOutput = output
-        process.standardError = capturingErrors ? output : FileHandle.nullDevice
+        let writer = output.fileHandleForWriting.fileDescriptor
+        process = try ChildProcess(
+            executable: CommandLineRunner.binary.path, arguments: arguments, environment: environment, stdin: nil, stdout: writer,
+            stderr: capturingErrors ? writer : nil)
+        StartedProcesses.started(process)
+        try output.fileHandleForWriting.close()
         output.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let text = String(decoding: handle.availableData, as: UTF8.self)
             self?.lock.withLock { self?.stdout += text }
         }
-        try process.run()
-        StartedProcesses.started(process)
     }
 
     deinit { stop() }
@@ -136,16 +134,16 @@ final class RunningProcess: @unchecked Sendable {
             guard process.isRunning else { break }
             Thread.sleep(forTimeInterval: 0.01)
         }
-        throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "no line with '\(needle)' from \(process.arguments ?? [])"])
+        throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "no line with '\(needle)' from \(process.arguments)"])
     }
 
     /// Everything read from the process so far.
     var text: String { lock.withLock { stdout } }
 
-    /// Sends SIGTERM (with `signal`) and waits for the exit; returns the exit status, or nil when
-    /// the process had to be killed after `timeout`.
+    /// Sends SIGTERM and waits for the exit; returns the exit status, or nil when the process had
+    /// to be killed after `timeout`.
     func terminate(timeout: TimeInterval = 20) -> Int32? {
-        if process.isRunning { process.terminate() }
+        process.send(SIGTERM)
         return waitForExit(timeout: timeout)
     }
 
@@ -162,8 +160,7 @@ final class RunningProcess: @unchecked Sendable {
 
     /// Kills the process at once, as a power cut would.
     func kill() {
-        guard process.isRunning else { return }
-        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.send(SIGKILL)
         process.awaitExit()
     }
 
@@ -171,18 +168,9 @@ final class RunningProcess: @unchecked Sendable {
         defer { StartedProcesses.ended(process) }
         output.fileHandleForReading.readabilityHandler = nil
         guard process.isRunning else { return }
-        process.terminate()
+        process.send(SIGTERM)
         let deadline = Date().addingTimeInterval(5)
         while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
         kill()
-    }
-}
-
-extension Process {
-    /// Waits for the process to end by polling. `waitUntilExit()` runs a run loop that can crash
-    /// in corelibs-foundation when many processes start and end at once, as these tests make them.
-    func awaitExit() {
-        while isRunning { Thread.sleep(forTimeInterval: 0.005) }
-        StartedProcesses.ended(self)
     }
 }

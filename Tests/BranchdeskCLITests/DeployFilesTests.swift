@@ -28,13 +28,11 @@ import Testing
         }
         let analyzer = "/usr/bin/systemd-analyze"
         try #require(FileManager.default.isExecutableFile(atPath: analyzer), "systemd-analyze checks the units; install systemd")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: analyzer)
-        process.arguments = ["verify", "--man=no", unit]
         let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = errors
-        try process.run()
+        let process = try ChildProcess(
+            executable: analyzer, arguments: ["verify", "--man=no", unit], environment: ProcessInfo.processInfo.environment,
+            stdin: nil, stdout: errors.fileHandleForWriting.fileDescriptor, stderr: errors.fileHandleForWriting.fileDescriptor)
+        try errors.fileHandleForWriting.close()
         let output = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.awaitExit()
         // The binary is not installed on a build machine; anything else is a mistake in the unit.
