@@ -163,7 +163,7 @@ let package = Package(
             name: "branchdesk-bench",
             dependencies: [
                 "TicketModel", "Replication", "ServiceLevels", "Reporting", "TicketStore", "WireForms", "SyncWire", "SyncTransport", "Monitoring",
-                "WebConsole",
+                "WebConsole", "ChildProcesses",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -177,6 +177,8 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Starting `branchdesk` from the CLI tests and the benchmarks, without Foundation's Process.
+        .target(name: "ChildProcesses", swiftSettings: strictSettings),
         // Test helpers: seeded randomness, a manual clock, temporary stores, ticket drafts, a link-fault proxy.
         .target(
             name: "TestSupport",
@@ -228,6 +230,7 @@ let package = Package(
             name: "BranchdeskCLITests",
             dependencies: [
                 "branchdesk", "BranchdeskNode", "TicketModel", "Replication", "TicketStore", "SyncWire", "SyncTransport", "TestSupport",
+                "ChildProcesses",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSettings),

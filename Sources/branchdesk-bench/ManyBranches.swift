@@ -1,3 +1,4 @@
+import ChildProcesses
 import Foundation
 import Replication
 import SyncTransport
@@ -90,23 +91,21 @@ extension Benchmarks {
 
     @discardableResult
     private static func command(_ binary: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
         let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
+        let writer = output.fileHandleForWriting.fileDescriptor
+        let process = try ChildProcess(
+            executable: binary, arguments: arguments, environment: ProcessInfo.processInfo.environment, stdin: nil, stdout: writer,
+            stderr: writer)
+        try output.fileHandleForWriting.close()
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw BenchError("branchdesk \(arguments.joined(separator: " ")): \(text)") }
+        guard process.awaitExit() == 0 else { throw BenchError("branchdesk \(arguments.joined(separator: " ")): \(text)") }
         return text
     }
 }
 
 /// A `branchdesk serve` process for HQ on an ephemeral loopback port, measured through /proc.
 final class HQProcess: @unchecked Sendable {
-    let process = Process()
+    let process: ChildProcess
     let port: Int
 
     /// Memory and CPU over a period.
@@ -116,13 +115,15 @@ final class HQProcess: @unchecked Sendable {
     }
 
     init(binary: String, data: String, log: String) throws {
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["serve", "--data", data, "--listen", "127.0.0.1:0", "--log-level", "warning"]
         let output = Pipe()
-        process.standardOutput = output
         _ = FileManager.default.createFile(atPath: log, contents: nil)
-        process.standardError = FileHandle(forWritingAtPath: log)
-        try process.run()
+        guard let logFile = FileHandle(forWritingAtPath: log) else { throw BenchError("cannot write \(log)") }
+        process = try ChildProcess(
+            executable: binary, arguments: ["serve", "--data", data, "--listen", "127.0.0.1:0", "--log-level", "warning"],
+            environment: ProcessInfo.processInfo.environment, stdin: nil, stdout: output.fileHandleForWriting.fileDescriptor,
+            stderr: logFile.fileDescriptor)
+        try output.fileHandleForWriting.close()
+        try logFile.close()
         var text = ""
         let deadline = Date().addingTimeInterval(30)
         while !text.contains("listening on"), Date() < deadline {
@@ -135,9 +136,8 @@ final class HQProcess: @unchecked Sendable {
     }
 
     func stop() {
-        guard process.isRunning else { return }
-        process.terminate()
-        process.waitUntilExit()
+        process.send(SIGTERM)
+        process.awaitExit()
     }
 
     /// RSS at the end and CPU used over `period`.

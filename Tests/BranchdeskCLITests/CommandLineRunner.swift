@@ -1,3 +1,4 @@
+import ChildProcesses
 import Foundation
 
 /// Every process the CLI tests start, until it has ended: whatever is left when the test process

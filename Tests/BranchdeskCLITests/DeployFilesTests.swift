@@ -1,4 +1,5 @@
 import BranchdeskNode
+import ChildProcesses
 import Foundation
 import Testing
 

@@ -4,21 +4,21 @@ import Foundation
     import Glibc
 #endif
 
-/// A child process started with `posix_spawn`, for the CLI tests.
+/// A child process started with `posix_spawn`, for the tests and benchmarks that run `branchdesk`.
 ///
 /// Not Foundation's `Process`: in Swift 6.3.1 its `run()` reads `/proc/self/fd` with a 256-byte
 /// over-read and crashes the whole test process now and then when many descriptors are open (as
 /// when the security tests hold a thousand connections; swift-corelibs-foundation#5472, fixed
 /// after 6.3.1). The child gets the given stdin, stdout and stderr and no other descriptor of ours.
-final class ChildProcess: @unchecked Sendable {
-    let processIdentifier: pid_t
-    let arguments: [String]
+public final class ChildProcess: @unchecked Sendable {
+    public let processIdentifier: pid_t
+    public let arguments: [String]
     private let lock = NSLock()
     private var exitStatus: Int32?
 
     /// Starts `executable` with `arguments` and `environment`; the descriptors become the child's
     /// 0, 1 and 2 (nil: /dev/null).
-    init(executable: String, arguments: [String], environment: [String: String], stdin: Int32?, stdout: Int32?, stderr: Int32?) throws {
+    public init(executable: String, arguments: [String], environment: [String: String], stdin: Int32?, stdout: Int32?, stderr: Int32?) throws {
         self.arguments = arguments
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -54,7 +54,7 @@ final class ChildProcess: @unchecked Sendable {
     }()
 
     /// Whether the child still runs; reaps it once it has ended.
-    var isRunning: Bool {
+    public var isRunning: Bool {
         lock.withLock {
             guard exitStatus == nil else { return false }
             var status: Int32 = 0
@@ -67,17 +67,17 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     /// The exit status, once the child has ended.
-    var terminationStatus: Int32 { lock.withLock { exitStatus ?? -1 } }
+    public var terminationStatus: Int32 { lock.withLock { exitStatus ?? -1 } }
 
-    func send(_ signal: Int32) {
+    /// Sends `signal` to the child if it still runs.
+    public func send(_ signal: Int32) {
         if isRunning { kill(processIdentifier, signal) }
     }
 
     /// Waits for the child to end by polling; returns its exit status.
     @discardableResult
-    func awaitExit() -> Int32 {
+    public func awaitExit() -> Int32 {
         while isRunning { Thread.sleep(forTimeInterval: 0.005) }
-        StartedProcesses.ended(self)
         return terminationStatus
     }
 }
