@@ -132,7 +132,22 @@ struct LinkFaultTests {
         try await withDiagnostics({
             let peers = try await hq.store.peers().map { "\($0.nodeID) \($0.state) acked \($0.ackedVector) feed \($0.feedAcked ?? 0)" }
             let held = try await branches.asyncMap { "\($0.store.identity.nodeID): \(try await $0.store.versionVector())" }
-            return (["expected \(expected)", "hq \(try await hq.store.versionVector())"] + held + peers + company.log.lines.suffix(60))
+            var differing: [String] = []
+            for branch in branches {
+                let id = branch.store.identity.nodeID
+                let digests = (try await hq.store.digest(handledBy: id), try await branch.store.digest(handledBy: id))
+                let feedEnd = try await hq.store.openFeed(for: id).position
+                let place = try await branch.store.feedCursor()?.position ?? 0
+                differing.append(
+                    "\(id) digest at HQ \(digests.0.prefix(12)), at the branch \(digests.1.prefix(12)); HQ's feed for it ends at \(feedEnd), the branch holds \(place)")
+                for ticket in try await branch.store.heldTickets() {
+                    let (atHQ, atBranch) = (try? await hq.store.ticket(ticket.description), try? await branch.store.ticket(ticket.description))
+                    guard atHQ != atBranch else { continue }
+                    let history = { (view: TicketView?) in view.map { $0.history.map { "\($0.origin)#\($0.seq) \($0.action)" }.joined(separator: ", ") } ?? "none" }
+                    differing.append("  \(ticket) differs; HQ: \(history(atHQ)) / branch: \(history(atBranch))")
+                }
+            }
+            return (["expected \(expected)", "hq \(try await hq.store.versionVector())"] + held + peers + differing + company.log.lines.suffix(30))
         }) {
             try await eventually(timeout: .seconds(60), "every op reaching HQ and every branch its tickets") {
                 guard try await hq.store.versionVector() == expected else { return false }
