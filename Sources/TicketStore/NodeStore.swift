@@ -215,9 +215,14 @@ public final class NodeStore: Sendable {
 
     // MARK: Plumbing
 
+    /// Runs `body` in one write transaction. The caller's cancellation never interrupts it: a
+    /// write commits whole or fails on its own, and the caller waits for which, so the document
+    /// cache, kept in step by commit hooks, never meets a write GRDB interrupted halfway (a sync
+    /// session that is cut cancels the apply beside it).
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let writer = writer
         do {
-            return try await writer.write(body)
+            return try await Task { try await writer.write(body) }.value
         } catch {
             throw StoreError.translating(error, path: path)
         }
