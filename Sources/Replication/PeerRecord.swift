@@ -66,6 +66,14 @@ public struct StuckOp: Sendable, Equatable, Encodable {
         self.reason = reason
         self.since = since
     }
+
+    /// What the admin of `node` does about it (SYNC.md §6.2): withdraw it there when it is that
+    /// node's own op, else have its origin withdraw it or upgrade the node whose rules are older.
+    public func wayOut(at node: NodeID) -> String {
+        op.origin == node
+            ? "withdraw it with 'branchdesk withdraw-op \(op)'"
+            : "\(op.origin) must withdraw it, or this node's software be upgraded"
+    }
 }
 
 extension PeerRecord {

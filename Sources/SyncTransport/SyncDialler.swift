@@ -56,9 +56,7 @@ public struct SyncDialler: Service {
                 return
             } catch let error as SyncError {
                 if error.hadSynced { backoff.reset() }
-                var metadata: Logger.Metadata = ["peer.address": "\(address)", "sync.error": "\(error.message)"]
-                if let peer = error.peer { metadata["peer.id"] = "\(peer)" }
-                logger.warning("link lost", metadata: metadata)
+                logger.warning("link lost", metadata: error.logMetadata(address: address.description).mapValues { .string($0) })
                 if !error.recorded {
                     do {
                         try await recordFailure(error)

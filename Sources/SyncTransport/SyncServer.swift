@@ -100,9 +100,7 @@ public final class SyncServer: Service, Sendable {
                     "sync.ops_received": "\(summary.opsReceived)",
                 ])
         } catch let error as SyncError {
-            var metadata: Logger.Metadata = ["peer.address": "\(address)", "sync.error": "\(error.message)"]
-            if let peer = error.peer { metadata["peer.id"] = "\(peer)" }
-            logger.warning("session ended", metadata: metadata)
+            logger.warning("session ended", metadata: error.logMetadata(address: address).mapValues { .string($0) })
         } catch is CancellationError {
             logger.debug("session closed for shutdown", metadata: ["peer.address": "\(address)"])
         } catch {

@@ -336,11 +336,8 @@ public struct SessionStateMachine: Sendable {
         lastHeardAt = now.monotonic
         if case .error(let error) = frame.body {
             if error.code == .opRejected, let stuck = noteStuck(error, now) {
-                let way =
-                    stuck.origin == local.nodeID
-                    ? "withdraw it with 'branchdesk withdraw-op \(stuck)' (SYNC.md §6.2)"
-                    : "its origin \(stuck.origin) must withdraw it, or this node's software be upgraded (SYNC.md §6.2)"
-                return end(SyncError(.refused, "the peer rejects op \(stuck) for good: \(error.reason); \(way)"), telling: nil, now)
+                let message = "the peer rejects op \(stuck.op) for good: \(error.reason); \(stuck.wayOut(at: local.nodeID)) (SYNC.md §6.2)"
+                return end(SyncError(.refused, message), telling: nil, now)
             }
             return end(SyncError(SyncError.kind(of: error.code), "the peer ended the session: \(error.reason)"), telling: nil, now)
         }
@@ -377,12 +374,13 @@ public struct SessionStateMachine: Sendable {
 
     /// The peer refused one of our ops for good: recorded, with when it first did, until a batch
     /// carrying the op (withdrawn, SYNC.md §6.2) is acknowledged.
-    private mutating func noteStuck(_ error: Branchdesk_Sync_V1_Error, _ now: SessionTime) -> OpID? {
+    private mutating func noteStuck(_ error: Branchdesk_Sync_V1_Error, _ now: SessionTime) -> StuckOp? {
         guard error.hasRejected, let origin = try? NodeID(error.rejected.origin), error.rejected.seq > 0 else { return nil }
         let op = OpID(origin: origin, seq: error.rejected.seq)
         let since = record?.stuckOp?.op == op ? record?.stuckOp?.since ?? now.wallMillis : now.wallMillis
-        record?.stuckOp = StuckOp(op: op, reason: error.reason, since: since)
-        return op
+        let stuck = StuckOp(op: op, reason: error.reason, since: since)
+        record?.stuckOp = stuck
+        return stuck
     }
 
     private static func kind(of frame: WireFrame) -> String {

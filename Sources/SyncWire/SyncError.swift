@@ -31,6 +31,13 @@ public struct SyncError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { message }
 
+    /// What a log line of the session's end names: the address, the peer once known, the reason.
+    public func logMetadata(address: String) -> [String: String] {
+        var metadata = ["peer.address": address, "sync.error": message]
+        if let peer { metadata["peer.id"] = peer.rawValue }
+        return metadata
+    }
+
     /// The kind of a wire error code, whichever side detected it.
     public static func kind(of code: Branchdesk_Sync_V1_ErrorCode) -> Kind {
         switch code {

@@ -167,12 +167,8 @@ extension NodeStore {
         let age = { (then: UInt64) in Self.duration(nowMillis > then ? nowMillis - then : 0) }
         if let stuck = record.stuckOp {
             troubles.append(.stuckOp)
-            let way =
-                stuck.op.origin == node
-                ? "withdraw it with 'branchdesk withdraw-op \(stuck.op)'"
-                : "\(stuck.op.origin) must withdraw it, or this node's software be upgraded"
             reasons.append(
-                "\(record.nodeID) rejects op \(stuck.op) for good since \(age(stuck.since)) ago (\(stuck.reason)); nothing after it syncs: \(way)")
+                "\(record.nodeID) rejects op \(stuck.op) for good since \(age(stuck.since)) ago (\(stuck.reason)); nothing after it syncs: \(stuck.wayOut(at: node))")
         } else if record.state == .refused {
             troubles.append(.refused)
             reasons.append("refused: \(record.lastError ?? "no reason recorded")")
