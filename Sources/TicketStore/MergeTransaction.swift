@@ -74,7 +74,7 @@ struct MergeTransaction {
 
     /// Advances the version vector, saves every touched ticket with its search text and
     /// conflicts, and extends the branches' feeds; the cache keeps the touched documents once the
-    /// transaction commits.
+    /// transaction commits (`NodeStore.write`).
     func finish() throws {
         for (origin, seq) in applied {
             // The maximum: a branch reading HQ's feed holds other origins' ops scattered (SYNC.md §5.5).
@@ -87,7 +87,7 @@ struct MergeTransaction {
         let saved = touched.compactMap { documents[$0] }
         for document in saved { try save(document, before: before[document.id]) }
         try DeadlineSummary.refresh(saved.filter { $0.id == .companySettings || deadlinesMoved.contains($0.id) }, db)
-        cache.storeAfterCommit(saved, db)
+        cache.stage(saved)
     }
 
     private func insert(_ record: EntryRecord, ticket: TicketID) throws {

@@ -110,7 +110,7 @@ extension NodeStore {
                 return FeedCursor(epoch: epoch, position: 0)
             }
             try Self.removeTicketsNeverHandled(by: me, db)
-            documents.removeAllAfterCommit(db)
+            documents.stageRemovingAll()
             try db.execute(sql: "INSERT INTO feedCursor (epoch, position) VALUES (?, 0)", arguments: [epoch])
             return FeedCursor(epoch: epoch, position: 0)
         }

@@ -63,7 +63,7 @@ extension NodeStore {
                 sql: "UPDATE peer SET stuckOrigin = NULL, stuckSeq = NULL, stuckReason = NULL, stuckSince = NULL WHERE stuckOrigin = ? AND stuckSeq = ?",
                 arguments: [id.origin.rawValue, Int64(id.seq)])
             try DerivedData.mark(.documents, db)
-            documents.removeAllAfterCommit(db)
+            documents.stageRemovingAll()
             return WithdrawnOps(ops: ops, reason: reason)
         }
         do {

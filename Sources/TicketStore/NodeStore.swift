@@ -215,14 +215,13 @@ public final class NodeStore: Sendable {
 
     // MARK: Plumbing
 
-    /// Runs `body` in one write transaction. The caller's cancellation never interrupts it: a
-    /// write commits whole or fails on its own, and the caller waits for which, so the document
-    /// cache, kept in step by commit hooks, never meets a write GRDB interrupted halfway (a sync
-    /// session that is cut cancels the apply beside it).
+    /// Runs `body` in one write transaction, with the document cache kept in step: it keeps the
+    /// documents the transaction staged once, and only once, the transaction has committed. A
+    /// caller's cancellation interrupts the transaction, which then rolls back whole.
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        let writer = writer
+        let writer = writer, documents = documents
         do {
-            return try await Task { try await writer.write(body) }.value
+            return try await writer.writeWithoutTransaction { db in try documents.transaction(db, body) }
         } catch {
             throw StoreError.translating(error, path: path)
         }

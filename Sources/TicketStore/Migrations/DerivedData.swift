@@ -57,14 +57,16 @@ enum DerivedData {
         let cache = DocumentCache()
         var after: (origin: String, seq: Int64) = ("", 0)
         while true {
-            let last: (origin: String, seq: Int64)? = try writer.write { db in
-                let rows = try Row.fetchAll(
-                    db, sql: "SELECT * FROM op WHERE (origin, seq) > (?, ?) ORDER BY origin, seq LIMIT 5000",
-                    arguments: [after.origin, after.seq])
-                var merge = try MergeTransaction(db, cache: cache)
-                for row in rows { try merge.replay(NodeStore.op(from: row)) }
-                try merge.finish()
-                return rows.last.map { ($0["origin"], $0["seq"]) }
+            let last: (origin: String, seq: Int64)? = try writer.writeWithoutTransaction { db in
+                try cache.transaction(db) { db in
+                    let rows = try Row.fetchAll(
+                        db, sql: "SELECT * FROM op WHERE (origin, seq) > (?, ?) ORDER BY origin, seq LIMIT 5000",
+                        arguments: [after.origin, after.seq])
+                    var merge = try MergeTransaction(db, cache: cache)
+                    for row in rows { try merge.replay(NodeStore.op(from: row)) }
+                    try merge.finish()
+                    return rows.last.map { ($0["origin"], $0["seq"]) }
+                }
             }
             guard let last else { return }
             after = last
