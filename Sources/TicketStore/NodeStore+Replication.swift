@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import GRDB
 import Replication
@@ -133,7 +132,7 @@ extension NodeStore {
     /// which holds those tickets whole but not the rest of the company.
     public func digest(handledBy node: NodeID? = nil) async throws -> String {
         try await read { db in
-            var hash = SHA256()
+            var digest = ReplicaDigest()
             var included: Set<String> = []
             let tickets = try Row.fetchCursor(db, sql: "SELECT id, document FROM ticket ORDER BY id")
             while let row = try tickets.next() {
@@ -142,18 +141,15 @@ extension NodeStore {
                     guard try Self.storedDocument(from: row).owner == node else { continue }
                     included.insert(id)
                 }
-                hash.update(data: Data(id.utf8))
-                hash.update(data: row["document"] as Data)
+                digest.addTicket(id: id, document: row["document"])
             }
             let entries = try Row.fetchCursor(
                 db, sql: "SELECT origin, seq, position, ticket, body FROM entry ORDER BY origin, seq, position")
             while let row = try entries.next() {
                 if node != nil, !included.contains(row["ticket"]) { continue }
-                let key = "\(row["origin"] as String)#\(row["seq"] as Int64).\(row["position"] as Int)@\(row["ticket"] as String)"
-                hash.update(data: Data(key.utf8))
-                hash.update(data: row["body"] as Data)
+                digest.addEntry(origin: row["origin"], seq: row["seq"], position: row["position"], ticket: row["ticket"], body: row["body"])
             }
-            return hash.finalize().map { String(format: "%02x", $0) }.joined()
+            return digest.finalize()
         }
     }
 
