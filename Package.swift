@@ -37,6 +37,8 @@ let package = Package(
         // The web console: HTTP server and router, and logic-less templates that escape by default.
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        // HQ over PostgreSQL (several sync gateways over one database): the pooled async client.
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // Pure domain: tickets, lifecycle lattice, field definitions. No I/O, no dependencies.
@@ -59,6 +61,17 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // HQ's store over PostgreSQL, for several gateways over one database: the store contract
+        // (`ReplicaStore`) with the same merge and the same digest as the SQLite store.
+        .target(
+            name: "PostgresStore",
+            dependencies: [
+                "TicketModel", "Replication", "WireForms",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // Protobuf forms of the merge state: the messages of the sync protocol with their op codecs,
         // and the stored forms the store keeps documents and op payloads in. No I/O.
         .target(
@@ -66,6 +79,7 @@ let package = Package(
             dependencies: [
                 "TicketModel", "Replication",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings
         ),
@@ -218,6 +232,15 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "PostgresStoreTests",
+            dependencies: [
+                "TicketModel", "Replication", "TicketStore", "PostgresStore", "WireForms", "TestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
