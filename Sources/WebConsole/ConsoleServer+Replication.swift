@@ -14,14 +14,16 @@ extension ConsoleServer {
             let time = { (date: Date?) in date.map { DeadlineClock.format($0, in: zone) } ?? "–" }
             let peers = status.peers.map { peer -> [String: Any] in
                 var row: [String: Any] = [
-                    "node": peer.nodeID, "role": peer.role, "address": peer.address ?? "", "state": peer.state,
+                    "node": peer.nodeID, "role": peer.role, "address": peer.address ?? "",
+                    "state": strings["PeerState.\(peer.state)"] ?? peer.state,
                     "stateSince": time(peer.stateSince), "lastSync": time(peer.lastSyncAt), "toSend": peer.opsToSend,
                     "toReceive": peer.opsToReceive, "oldestUnacked": time(peer.oldestUnackedAt), "refusals": peer.refusals,
                     "breaches": peer.openBreaches, "troubled": !peer.troubles.isEmpty,
-                    "troubles": peer.troubles.map(\.name).joined(separator: ", "),
+                    "troubles": peer.troubles.map { strings["PeerTrouble.\($0)"] ?? $0.name },
                 ]
                 if let error = peer.lastError { row["lastError"] = "\(error) (\(time(peer.lastErrorAt)))" }
                 if let diagnosis = peer.diagnosis { row["diagnosis"] = diagnosis }
+                row["hasDetail"] = peer.lastError != nil || peer.diagnosis != nil
                 return row
             }
             var values: [String: Any] = [

@@ -96,6 +96,8 @@ extension ConsoleTests {
             let page = try await browser.get("/replication")
             #expect(page.status == .ok && page.html.contains("bj-003") && page.html.contains("http-equiv=\"refresh\""))
             #expect(page.html.contains("北京朝阳"))
+            // Its trouble and state in the console's language, not the command line's words.
+            #expect(page.html.contains("<span class=\"rate late\">从未同步</span>") && page.html.contains("离线"))
         }
     }
 }
