@@ -239,7 +239,7 @@ let package = Package(
         .testTarget(
             name: "PostgresStoreTests",
             dependencies: [
-                "TicketModel", "Replication", "TicketStore", "PostgresStore", "WireForms", "TestSupport",
+                "TicketModel", "Replication", "TicketStore", "PostgresStore", "WireForms", "SyncWire", "SyncTransport", "TestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -17,7 +17,13 @@ enum PostgresTestDatabase {
     static let skipReason: Comment =
         "no PostgreSQL: run the tests through 'bash scripts/test.sh' (it starts a throwaway cluster) or set BRANCHDESK_TEST_POSTGRES"
 
-    static let logger = Logger(label: "branchdesk.tests.postgres")
+    /// The client's background chatter (a lease asked for while `run()` is starting) stays out of
+    /// the test output; errors show.
+    static let logger: Logger = {
+        var logger = Logger(label: "branchdesk.tests.postgres")
+        logger.logLevel = .error
+        return logger
+    }()
 
     /// Runs `body` with a running client of a new, empty database and that database's address (for
     /// a second client: another gateway), then drops the database.
