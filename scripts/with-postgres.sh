@@ -9,6 +9,11 @@
 #   bash scripts/with-postgres.sh swift test --filter Postgres
 set -euo pipefail
 
+# Already beside a cluster (.ci/run starts one around the whole test command): use that one.
+if [ -n "${BRANCHDESK_TEST_POSTGRES:-}" ]; then
+    exec "$@"
+fi
+
 bin="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}"
 if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
     echo "with-postgres: no PostgreSQL programs (initdb) found; running without a cluster" >&2

@@ -12,9 +12,9 @@ extension PostgresStore {
     /// moved under the same locks) and changes nothing.
     public func apply(_ batch: [Op], from grant: PeerGrant?, feed: FeedCursor?) async throws -> BatchOutcome {
         guard batch.count <= Op.maxBatchCount else {
-            throw PostgresStoreError(.corrupt, "a batch of \(batch.count) ops exceeds the limit of \(Op.maxBatchCount)")
+            throw PostgresStoreError(.batchTooLarge, "a batch of \(batch.count) ops exceeds the limit of \(Op.maxBatchCount)")
         }
-        guard feed == nil else { throw PostgresStoreError(.notANode, "this database is HQ's: it reads no feed") }
+        guard feed == nil else { throw PostgresStoreError(.wrongRole, "this database is HQ's: it reads no feed") }
         let now = clock.nowMillis()
         let me = identity.nodeID
         let clockRules = HybridLogicalClock(last: .zero, maxSkewMillis: maxSkewMillis)

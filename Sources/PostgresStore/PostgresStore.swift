@@ -171,7 +171,7 @@ public final class PostgresStore: ReplicaStore, Sendable {
     public func feedCursor() async throws -> FeedCursor? { nil }
 
     public func adoptFeed(epoch: String) async throws -> FeedCursor {
-        throw PostgresStoreError(.notANode, "this database is HQ's: HQ serves feeds to branches and reads none")
+        throw PostgresStoreError(.wrongRole, "this database is HQ's: HQ serves feeds to branches and reads none")
     }
 }
 

@@ -7,6 +7,10 @@ public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
         case newerSchema
         /// A stored value does not decode.
         case corrupt
+        /// A batch holds more ops than one transaction may apply.
+        case batchTooLarge
+        /// A branch's operation asked of HQ's database (it reads no feed).
+        case wrongRole
     }
 
     public let kind: Kind
